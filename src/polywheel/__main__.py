@@ -1,0 +1,3 @@
+from polywheel.cli import main
+
+raise SystemExit(main())

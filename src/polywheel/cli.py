@@ -1,0 +1,198 @@
+"""The `polywheel` command line: matrix, build, index."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from polywheel import __version__
+from polywheel.errors import PolywheelError
+
+__all__ = ["main"]
+
+
+def _config_settings(pairs: Sequence[str]) -> dict[str, str | list[str]]:
+    settings: dict[str, str | list[str]] = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if key in settings:
+            old = settings[key]
+            settings[key] = [*(old if isinstance(old, list) else [old]), value]
+        else:
+            settings[key] = value
+    return settings
+
+
+def _cmd_matrix(args: argparse.Namespace) -> int:
+    from polywheel.project import load_project
+
+    project = load_project(Path(args.path))
+    matrix = project.matrix
+    rows = []
+    for spec in matrix.variants:
+        defines = dict(spec.cmake_define)
+        if spec.cuda:
+            defines["CMAKE_CUDA_ARCHITECTURES"] = ";".join(spec.cuda_architectures)
+        rows.append(
+            {
+                "label": spec.label,
+                "properties": [str(p) for p in spec.properties],
+                "adds_cuda_version_lower_bound": spec.adds_cuda_lower_bound,
+                "compile_options": {"gnu": list(spec.flags.gnu), "msvc": list(spec.flags.msvc), "extra": list(spec.flags.extra)},
+                "cmake_define": defines,
+                "cmake_args": list(spec.cmake_args),
+                "env": dict(spec.env),
+                "dependencies": list(spec.dependencies),
+                "plain_wheel": matrix.plain is not None and matrix.plain.label == spec.label,
+            }
+        )
+    if args.json:
+        doc = {
+            "format": project.settings.format,
+            "default-priorities": {"namespace": list(matrix.metadata.namespaces)},
+            "providers": {k: dict(v) for k, v in matrix.metadata.providers.items()},
+            "variants": rows,
+        }
+        print(json.dumps(doc, indent=2))
+        return 0
+    if not rows:
+        print("no variants declared: `polywheel build` writes only the plain wheel")
+        return 0
+    print(f"{len(rows)} variant(s); namespace priority: {', '.join(matrix.metadata.namespaces)}")
+    for row in rows:
+        marker = "  (plain wheel)" if row["plain_wheel"] else ""
+        print(f"\n{row['label']}{marker}")
+        props = list(row["properties"])
+        if row["adds_cuda_version_lower_bound"]:
+            props.append("nvidia :: cuda_version_lower_bound :: <from the CUDA toolkit used>")
+        print("  properties:     " + ("; ".join(props) or "(none: the null variant)"))
+        flags = row["compile_options"]
+        print("  compiler flags: " + (" ".join(flags["gnu"] + flags["extra"]) or "(none)"))
+        if flags["msvc"]:
+            print("  MSVC flags:     " + " ".join(flags["msvc"]))
+        if row["cmake_define"]:
+            print("  CMake defines:  " + " ".join(f"-D{k}={v}" for k, v in row["cmake_define"].items()))
+        if row["dependencies"]:
+            print("  dependencies:   " + ", ".join(row["dependencies"]))
+    return 0
+
+
+def _size(path: Path | None) -> str:
+    if path is None or not path.exists():
+        return "-"
+    size = float(path.stat().st_size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return "-"
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from polywheel.orchestrator import build_matrix
+    from polywheel.project import load_project
+
+    project = load_project(Path(args.path))
+    out = Path(args.outdir)
+    result = build_matrix(
+        project,
+        out,
+        labels=args.variant or (),
+        jobs=args.jobs,
+        plain=not args.no_plain,
+        config_settings=_config_settings(args.config_setting or ()),
+        emit=lambda line: print(line, flush=True),
+    )
+    rows = [("label", "wheel", "size", "time")]
+    for item in result.variants:
+        wheel = item.wheel.name if item.wheel else f"FAILED (log: {item.log})"
+        rows.append((item.label, wheel, _size(item.wheel), f"{item.seconds:.1f}s"))
+        if item.plain:
+            rows.append(("(plain)", item.plain.name, _size(item.plain), "reused"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    print()
+    for i, row in enumerate(rows):
+        print("  ".join(cell.ljust(widths[j]) for j, cell in enumerate(row)).rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    for index in result.indexes:
+        print(f"\nindex: {index}")
+    if not result.ok:
+        failed = [v for v in result.variants if v.error]
+        for item in failed:
+            print(f"\npolywheel: error: {item.error}", file=sys.stderr)
+        print(f"polywheel: {len(failed)} variant(s) failed; no index file was written", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from polywheel.index import write_indexes
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise PolywheelError(f"{folder} is not a folder")
+    written = write_indexes(folder)
+    if not written:
+        print(f"no variant wheels in {folder}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from polywheel.orchestrator import run_worker
+
+    return run_worker(Path(args.root), args.label, Path(args.staging), args.jobs, _config_settings(args.config_setting or ()))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="polywheel", description="Build variant wheels of CMake projects.")
+    parser.add_argument("--version", action="version", version=f"polywheel {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    matrix = sub.add_parser("matrix", help="print the expanded variant matrix")
+    matrix.add_argument("path", nargs="?", default=".", help="project folder (default: .)")
+    matrix.add_argument("--json", action="store_true", help="machine-readable output")
+    matrix.set_defaults(func=_cmd_matrix)
+
+    build = sub.add_parser("build", help="build every variant, the plain wheel and the index file")
+    build.add_argument("path", nargs="?", default=".", help="project folder (default: .)")
+    build.add_argument("-o", "--outdir", default="dist", help="output folder (default: dist)")
+    build.add_argument("--variant", action="append", metavar="LABEL", help="build only this variant (repeatable)")
+    build.add_argument("-j", "--jobs", type=int, default=2, help="total parallel jobs (default: 2)")
+    build.add_argument("--no-plain", action="store_true", help="do not write the plain, non-variant wheel")
+    build.add_argument(
+        "-C", "--config-setting", action="append", metavar="KEY=VALUE",
+        help="passed to scikit-build-core, e.g. -C cmake.build-type=Debug",
+    )
+    build.set_defaults(func=_cmd_build)
+
+    index = sub.add_parser("index", help="write {name}-{version}-variants.json for the wheels in a folder")
+    index.add_argument("folder")
+    index.set_defaults(func=_cmd_index)
+
+    worker = sub.add_parser("_worker", help=argparse.SUPPRESS)
+    worker.add_argument("root")
+    worker.add_argument("label")
+    worker.add_argument("staging")
+    worker.add_argument("--jobs", type=int, default=1)
+    worker.add_argument("-C", "--config-setting", action="append")
+    worker.set_defaults(func=_cmd_worker)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except PolywheelError as exc:
+        print(f"polywheel: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("polywheel: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,97 @@
+"""`{name}-{version}-variants.json`: merge the variant.json of every wheel of a release."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+
+from polywheel.errors import IndexMergeError, WheelFormatError
+from polywheel.filename import parse_wheel_name
+from polywheel.variant_json import check_variant_json, dumps
+from polywheel.wheelfile import atomic_output, read_dist_info
+
+__all__ = ["index_filename", "merge_variant_jsons", "read_wheel_variant_json", "write_indexes"]
+
+
+def index_filename(distribution: str, version: str) -> str:
+    """Name and version normalised exactly as in wheel filenames."""
+    return f"{canonicalize_name(distribution).replace('-', '_')}-{version}-variants.json"
+
+
+def read_wheel_variant_json(wheel: Path) -> dict[str, Any]:
+    name = parse_wheel_name(wheel.name)
+    raw = read_dist_info(wheel, "variant.json")
+    if raw is None:
+        raise WheelFormatError(f"{wheel.name}: a labelled wheel must contain .dist-info/variant.json")
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        raise WheelFormatError(f"{wheel.name}: variant.json is not JSON: {exc}") from None
+    check_variant_json(doc, wheel.name, expected_label=name.label)
+    return dict(doc)
+
+
+def merge_variant_jsons(docs: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Apply PEP 825's merge rules; the result does not depend on the input order."""
+    merged: dict[str, Any] | None = None
+    origin: dict[str, str] = {}
+    first = ""
+    for source, doc in sorted(docs, key=lambda item: item[0]):
+        if merged is None:
+            merged = json.loads(json.dumps(doc))
+            origin = {label: source for label in doc["variants"]}
+            first = source
+            continue
+        if doc["$schema"] != merged["$schema"]:
+            raise IndexMergeError(
+                f"{source} uses $schema {doc['$schema']} but {first} uses {merged['$schema']}"
+            )
+        ours, theirs = merged["default-priorities"]["namespace"], doc["default-priorities"]["namespace"]
+        shorter, longer = sorted((ours, theirs), key=len)
+        if longer[: len(shorter)] != shorter:
+            raise IndexMergeError(
+                f"default-priorities.namespace of {source} {theirs} and of {first} {ours} "
+                "differ: one list must start with the other"
+            )
+        merged["default-priorities"]["namespace"] = list(longer)
+        for ns, provider in doc.get("providers", {}).items():
+            existing = merged.setdefault("providers", {}).setdefault(ns, provider)
+            if existing != provider:
+                raise IndexMergeError(f"provider {ns!r} differs between {source} and {first}")
+        for label, props in doc["variants"].items():
+            if label in merged["variants"] and merged["variants"][label] != props:
+                raise IndexMergeError(
+                    f"label {label!r} means {props} in {source} but "
+                    f"{merged['variants'][label]} in {origin[label]}; a label must name the "
+                    "same properties in every wheel of a release"
+                )
+            merged["variants"].setdefault(label, props)
+            origin.setdefault(label, source)
+    if merged is None:
+        raise IndexMergeError("no variant wheels to index")
+    merged["variants"] = dict(sorted(merged["variants"].items()))
+    return merged
+
+
+def write_indexes(folder: Path, wheels: Iterable[Path] | None = None) -> list[Path]:
+    """Write one index file per name-version found among the variant wheels in `folder`."""
+    groups: dict[tuple[str, str], list[Path]] = {}
+    for wheel in sorted(wheels if wheels is not None else folder.glob("*.whl")):
+        name = parse_wheel_name(wheel.name)
+        if name.label is None:
+            continue
+        key = (canonicalize_name(name.distribution), name.version)
+        groups.setdefault(key, []).append(wheel)
+    written = []
+    for (distribution, version), members in sorted(groups.items()):
+        merged = merge_variant_jsons((w.name, read_wheel_variant_json(w)) for w in members)
+        check_variant_json(merged, index_filename(distribution, version))
+        target = folder / index_filename(distribution, version)
+        with atomic_output(target) as tmp:
+            tmp.write_bytes(dumps(merged))
+        written.append(target)
+    return written

@@ -1,0 +1,310 @@
+"""Settings → the expanded matrix: one `VariantSpec` per label, fully validated."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import string
+from collections.abc import Mapping, Sequence
+
+from polywheel.errors import ConfigError, SelectionError, close_matches_hint
+from polywheel.flags import (
+    CompilerFlags,
+    compiler_flags,
+    cuda_archs_to_properties,
+    properties_to_cuda_archs,
+)
+from polywheel.properties import NULL_LABEL, VariantProperty, check_label
+from polywheel.providers import (
+    AARCH64_VERSIONS,
+    X86_64_LEVELS,
+    VariantMetadata,
+    check_property_values,
+    resolve_variant_metadata,
+)
+from polywheel.settings import AxisEntry, BuildOptions, Settings
+
+__all__ = ["Matrix", "VariantSpec", "expand_matrix"]
+
+LOWER_BOUND = "cuda_version_lower_bound"
+
+
+@dataclasses.dataclass(frozen=True)
+class VariantSpec:
+    """Everything needed to build and describe one variant."""
+
+    label: str
+    properties: tuple[VariantProperty, ...]
+    flags: CompilerFlags
+    cmake_define: Mapping[str, str]
+    cmake_args: tuple[str, ...]
+    env: Mapping[str, str]
+    dependencies: tuple[str, ...]
+    cuda: bool
+    cuda_architectures: tuple[str, ...]
+    key: str
+
+    @property
+    def adds_cuda_lower_bound(self) -> bool:
+        """True when `nvidia :: cuda_version_lower_bound` comes from the toolkit used."""
+        return self.cuda and not any(
+            p.namespace == "nvidia" and p.feature == LOWER_BOUND for p in self.properties
+        )
+
+    def final_properties(self, cuda_version: str | None) -> tuple[VariantProperty, ...]:
+        if self.adds_cuda_lower_bound and cuda_version:
+            extra = VariantProperty("nvidia", LOWER_BOUND, cuda_version)
+            return tuple(sorted({*self.properties, extra}))
+        return self.properties
+
+
+@dataclasses.dataclass(frozen=True)
+class Matrix:
+    variants: tuple[VariantSpec, ...]
+    metadata: VariantMetadata
+    plain: VariantSpec | None
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(v.label for v in self.variants)
+
+    @property
+    def has_gpu_variants(self) -> bool:
+        return any(v.cuda for v in self.variants)
+
+    def get(self, label: str) -> VariantSpec:
+        for spec in self.variants:
+            if spec.label == label:
+                return spec
+        if not self.variants:
+            raise SelectionError(
+                f"variant {label!r} was asked for, but pyproject.toml declares no variants",
+                hint="add [[tool.variants.variant]] tables",
+            )
+        raise SelectionError(
+            f"unknown variant label {label!r}; the matrix has: {', '.join(self.labels)}",
+            hint=close_matches_hint(label, self.labels),
+        )
+
+
+def _merge(entries: Sequence[AxisEntry]) -> BuildOptions:
+    props: list[VariantProperty] = []
+    define: dict[str, str] = {}
+    env: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    archs: tuple[str, ...] | None = None
+    cuda: bool | None = None
+    for entry in entries:
+        opts = entry.options
+        props.extend(p for p in opts.properties if p not in props)
+        for table, target, what in ((opts.cmake_define, define, "cmake-define"), (opts.env, env, "env")):
+            for name, value in table.items():
+                if name in target and target[name] != value:
+                    raise ConfigError(
+                        f"{what} {name!r} is set to {target[name]!r} by {owner[what + name]} "
+                        f"and to {value!r} here; axis entries must not contradict each other",
+                        key=f"{entry.key}.{what}.{name}",
+                    )
+                target[name] = value
+                owner[what + name] = f"`{entry.key}`"
+        if opts.cuda_architectures is not None:
+            if archs is not None:
+                raise ConfigError(
+                    "two axes set cuda-architectures", key=f"{entry.key}.cuda-architectures"
+                )
+            archs = opts.cuda_architectures
+        if opts.cuda is not None:
+            if cuda is not None and cuda != opts.cuda:
+                raise ConfigError("axes disagree on `cuda`", key=f"{entry.key}.cuda")
+            cuda = opts.cuda
+    return BuildOptions(
+        properties=tuple(props),
+        cmake_define=define,
+        cmake_args=tuple(a for e in entries for a in e.options.cmake_args),
+        compile_options=tuple(a for e in entries for a in e.options.compile_options),
+        env=env,
+        dependencies=tuple(dict.fromkeys(d for e in entries for d in e.options.dependencies)),
+        cuda_architectures=archs,
+        cuda=cuda,
+    )
+
+
+def _product(settings: Settings) -> list[tuple[str, BuildOptions, str]]:
+    if not settings.axes:
+        if settings.exclude or settings.label_template:
+            key = "tool.variants.exclude" if settings.exclude else "tool.variants.label-template"
+            raise ConfigError("only makes sense with [tool.variants.axes]", key=key)
+        return []
+    names = [name for name, _ in settings.axes]
+    entries_by_axis = {name: {e.name for e in entries} for name, entries in settings.axes}
+    for i, rule in enumerate(settings.exclude):
+        for axis, entry in rule.items():
+            key = f"tool.variants.exclude[{i}].{axis}"
+            if axis not in entries_by_axis:
+                raise ConfigError(
+                    f"unknown axis {axis!r}; axes: {', '.join(names)}",
+                    key=key,
+                    hint=close_matches_hint(axis, names),
+                )
+            if entry not in entries_by_axis[axis]:
+                raise ConfigError(
+                    f"axis {axis!r} has no entry {entry!r}; entries: "
+                    f"{', '.join(sorted(entries_by_axis[axis]))}",
+                    key=key,
+                    hint=close_matches_hint(entry, entries_by_axis[axis]),
+                )
+    if settings.label_template is not None:
+        fields = {f for _, f, _, _ in string.Formatter().parse(settings.label_template) if f}
+        unknown = fields - set(names)
+        if unknown:
+            raise ConfigError(
+                f"names unknown axes {sorted(unknown)}; axes: {', '.join(names)}",
+                key="tool.variants.label-template",
+            )
+    result = []
+    for combo in itertools.product(*(entries for _, entries in settings.axes)):
+        chosen = dict(zip(names, combo, strict=True))
+        if any(all(chosen[a].name == e for a, e in rule.items()) for rule in settings.exclude):
+            continue
+        parts = {name: entry.label_part for name, entry in chosen.items()}
+        if settings.label_template is not None:
+            label = settings.label_template.format(**parts)
+        else:
+            label = "_".join(p for p in parts.values() if p)
+        where = " × ".join(e.key for e in combo)
+        result.append((label or NULL_LABEL, _merge(combo), where))
+    return result
+
+
+def _spec(
+    label: str, opts: BuildOptions, key: str, max_label_length: int
+) -> VariantSpec:
+    props = set(opts.properties)
+    archs: tuple[str, ...] = ()
+    sm_props = {p for p in props if p.namespace == "nvidia" and p.feature == "sm_arch"}
+    if opts.cuda_architectures is not None:
+        derived = cuda_archs_to_properties(opts.cuda_architectures, key=f"{key}.cuda-architectures")
+        if sm_props and sm_props != derived:
+            raise ConfigError(
+                f"cuda-architectures {list(opts.cuda_architectures)} means "
+                f"{sorted(str(p) for p in derived)}, but the properties say "
+                f"{sorted(str(p) for p in sm_props)}",
+                key=f"{key}.cuda-architectures",
+                hint="give one of the two; polywheel derives the other",
+            )
+        props |= derived
+        sm_props = derived
+    if sm_props:
+        archs = properties_to_cuda_archs(sm_props)
+    has_nvidia = any(p.namespace == "nvidia" for p in props)
+    cuda = opts.cuda if opts.cuda is not None else bool(sm_props)
+    if not cuda and sm_props:
+        raise ConfigError(
+            "`cuda = false` contradicts the variant's `nvidia :: sm_arch` properties",
+            key=f"{key}.cuda",
+        )
+    if has_nvidia and not sm_props:
+        raise ConfigError(
+            "nvidia properties need `nvidia :: sm_arch` (or `cuda-architectures`): "
+            "polywheel passes them to CMake as CMAKE_CUDA_ARCHITECTURES",
+            key=key,
+        )
+    ordered = tuple(sorted(props))
+    check_label(label, key=key, property_count=len(ordered), max_length=max_label_length)
+    flags = compiler_flags(ordered, opts.compile_options, key=key)
+    return VariantSpec(
+        label=label,
+        properties=ordered,
+        flags=flags,
+        cmake_define=dict(opts.cmake_define),
+        cmake_args=opts.cmake_args,
+        env=dict(opts.env),
+        dependencies=opts.dependencies,
+        cuda=cuda,
+        cuda_architectures=archs,
+        key=key,
+    )
+
+
+def _compatibility_rank(spec: VariantSpec) -> tuple[int, int, int]:
+    """Lower is more widely installable: fewer accelerators, lower CPU level."""
+    accelerators = len({p.namespace for p in spec.properties if p.namespace == "nvidia"})
+    cpu = 0
+    for prop in spec.properties:
+        if prop.namespace == "x86_64" and prop.feature == "level":
+            cpu = X86_64_LEVELS.index(prop.value)
+        elif prop.namespace == "aarch64" and prop.feature == "version":
+            cpu = AARCH64_VERSIONS.index(prop.value)
+    return (accelerators, cpu, len(spec.properties))
+
+
+def _pick_plain(settings: Settings, variants: tuple[VariantSpec, ...]) -> VariantSpec | None:
+    if not variants:
+        return None
+    if settings.plain_wheel != "auto":
+        labels = [v.label for v in variants]
+        if settings.plain_wheel not in labels:
+            raise ConfigError(
+                f"{settings.plain_wheel!r} is not a variant label; use 'auto' or one of "
+                f"{', '.join(labels)}",
+                key="tool.variants.plain-wheel",
+                hint=close_matches_hint(settings.plain_wheel, labels),
+            )
+        return variants[labels.index(settings.plain_wheel)]
+    for spec in variants:
+        if spec.label == NULL_LABEL:
+            return spec
+    # min() keeps the first of equals, so declaration order breaks ties.
+    return min(variants, key=_compatibility_rank)
+
+
+def expand_matrix(settings: Settings) -> Matrix:
+    declared = [(v.label, v.options, v.key) for v in settings.variants]
+    raw = declared + _product(settings)
+    variants: list[VariantSpec] = []
+    seen_labels: dict[str, str] = {}
+    seen_props: dict[frozenset[VariantProperty], str] = {}
+    for label, opts, key in raw:
+        spec = _spec(label, opts, key, settings.max_label_length)
+        if label in seen_labels:
+            raise ConfigError(
+                f"label {label!r} is used twice (also by `{seen_labels[label]}`); a label "
+                "must name exactly one set of properties",
+                key=key,
+            )
+        # The toolkit's lower bound is added later, so compare the declared sets.
+        props = frozenset(spec.properties)
+        if props in seen_props:
+            raise ConfigError(
+                f"variant {label!r} has the same properties as {seen_props[props]!r}; "
+                "installers could not tell them apart",
+                key=key,
+            )
+        seen_labels[label] = key
+        seen_props[props] = label
+        variants.append(spec)
+
+    used = list(dict.fromkeys(p.namespace for v in variants for p in v.properties))
+    if any(v.adds_cuda_lower_bound for v in variants) and "nvidia" not in used:
+        used.append("nvidia")
+    metadata = resolve_variant_metadata(settings.variant_table, used)
+    for spec in variants:
+        for i, prop in enumerate(spec.properties):
+            check_property_values(prop, metadata.providers, key=f"{spec.key} (property {i})")
+    if variants and not metadata.namespaces:
+        raise ConfigError(
+            "the matrix has only the null variant, and PEP 825 needs at least one "
+            "namespace in default-priorities",
+            key="variant.default-priorities.namespace",
+            hint="declare [variant.default-priorities] namespace = [...]",
+        )
+    for label, props in metadata.declared_variants.items():
+        match = next((v for v in variants if v.label == label), None)
+        if match is None or frozenset(match.properties) != props:
+            raise ConfigError(
+                f"[variant.variants.{label}] does not match the [tool.variants] matrix; "
+                "polywheel builds the matrix, so the two must agree",
+                key=f"variant.variants.{label}",
+            )
+    result = tuple(variants)
+    return Matrix(result, metadata, _pick_plain(settings, result))

@@ -1,0 +1,211 @@
+"""`polywheel build`: the whole matrix in one process, variants in parallel.
+
+Each variant runs in a worker process (its own environment, cwd and scikit-build-core
+state); this process shows progress, turns raw builds into final wheels, writes the
+plain wheel and the index file, and prints the summary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import polywheel
+from polywheel.errors import BuildError, PolywheelError
+from polywheel.index import write_indexes
+from polywheel.matrix import VariantSpec
+from polywheel.pipeline import finish_plain, finish_variant, staging_dir
+from polywheel.project import Project
+from polywheel.stage import BuildInfo, RawBuild
+
+__all__ = ["MatrixResult", "VariantResult", "build_matrix", "plan_jobs"]
+
+RESULT_PREFIX = "POLYWHEEL-RESULT "
+_PHASES = {
+    "*** Configuring CMake": "configure",
+    "*** Building project": "compile",
+    "*** Installing project": "install",
+    "*** Making wheel": "wheel",
+}
+
+
+@dataclasses.dataclass
+class VariantResult:
+    label: str
+    wheel: Path | None = None
+    plain: Path | None = None
+    seconds: float = 0.0
+    error: str | None = None
+    log: Path | None = None
+
+
+@dataclasses.dataclass
+class MatrixResult:
+    variants: list[VariantResult]
+    indexes: list[Path]
+
+    @property
+    def ok(self) -> bool:
+        return all(v.error is None for v in self.variants)
+
+
+def plan_jobs(variant_count: int, jobs: int) -> tuple[int, int]:
+    """(variants built at once, compile jobs each) within a budget of `jobs` cores.
+
+    Configure steps are serial, so running variants side by side with fewer compile
+    jobs each keeps the cores busier than one variant at a time with all of them.
+    """
+    jobs = max(1, jobs)
+    concurrent = max(1, min(variant_count, jobs))
+    return concurrent, max(1, jobs // concurrent)
+
+
+class _Progress:
+    def __init__(self, total: int, stream: Callable[[str], None]) -> None:
+        self.total = total
+        self.lock = threading.Lock()
+        self.emit = stream
+        self.index: dict[str, int] = {}
+
+    def say(self, label: str, text: str) -> None:
+        with self.lock:
+            number = self.index.setdefault(label, len(self.index) + 1)
+            self.emit(f"[{number}/{self.total}] {label}: {text}")
+
+
+def _worker_command(project: Project, label: str, staging: Path, jobs: int, config: Mapping[str, str | list[str]]) -> list[str]:
+    cmd = [sys.executable, "-m", "polywheel", "_worker", str(project.root), label, str(staging), "--jobs", str(jobs)]
+    for key, value in config.items():
+        for item in value if isinstance(value, list) else [value]:
+            cmd += ["-C", f"{key}={item}"]
+    return cmd
+
+
+def _run_worker(
+    project: Project,
+    spec: VariantSpec,
+    staging: Path,
+    jobs: int,
+    config: Mapping[str, str | list[str]],
+    log: Path,
+    progress: _Progress,
+) -> RawBuild:
+    env = dict(os.environ)
+    # Workers must import this very polywheel, also from a source checkout.
+    package_parent = str(Path(polywheel.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    result: dict[str, str] | None = None
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as log_file, subprocess.Popen(
+        _worker_command(project, spec.label, staging, jobs, config),
+        cwd=project.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith(RESULT_PREFIX):
+                result = json.loads(line[len(RESULT_PREFIX) :])
+                continue
+            log_file.write(line)
+            for marker, phase in _PHASES.items():
+                if line.startswith(marker):
+                    progress.say(spec.label, phase)
+        code = proc.wait()
+    if code != 0 or result is None:
+        message = result.get("error") if result else None
+        raise BuildError(message or f"the build failed (exit status {code})", label=spec.label, log=str(log))
+    info_path = Path(result["info"])
+    info = BuildInfo.parse(info_path.read_text()) if info_path.is_file() else None
+    return RawBuild(Path(result["wheel"]), info)
+
+
+def _tail(log: Path, lines: int = 25) -> str:
+    try:
+        content = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join("    " + line for line in content[-lines:])
+
+
+def build_matrix(
+    project: Project,
+    out_dir: Path,
+    *,
+    labels: Sequence[str] = (),
+    jobs: int = 2,
+    plain: bool = True,
+    config_settings: Mapping[str, str | list[str]] | None = None,
+    emit: Callable[[str], None] = print,
+) -> MatrixResult:
+    """Build the selected variants (default: all), the plain wheel and the index."""
+    matrix = project.matrix
+    specs = [matrix.get(label) for label in labels] if labels else list(matrix.variants)
+    config = dict(config_settings or {})
+    log_dir = project.root / "build" / "polywheel-logs"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    concurrent, per_build = plan_jobs(len(specs), jobs)
+    emit(
+        f"*** polywheel {polywheel.__version__}: {len(specs)} variant(s) of {project.name}, "
+        f"{concurrent} at a time with {per_build} compile job(s) each"
+    )
+    progress = _Progress(len(specs), emit)
+    results = {spec.label: VariantResult(spec.label, log=log_dir / f"{spec.label}.log") for spec in specs}
+
+    with staging_dir(out_dir) as staging:
+
+        def one(spec: VariantSpec) -> None:
+            result = results[spec.label]
+            assert result.log is not None
+            start = time.monotonic()
+            progress.say(spec.label, "start")
+            try:
+                raw = _run_worker(project, spec, staging / spec.label, per_build, config, result.log, progress)
+                result.wheel = finish_variant(project, spec, raw, out_dir)
+                if plain and matrix.plain is not None and spec.label == matrix.plain.label:
+                    result.plain = finish_plain(spec, raw, out_dir)
+            except PolywheelError as exc:
+                result.error = str(exc)
+            result.seconds = time.monotonic() - start
+            if result.error:
+                progress.say(spec.label, f"FAILED after {result.seconds:.1f}s (log: {result.log})")
+                emit(_tail(result.log))
+            else:
+                progress.say(spec.label, f"done in {result.seconds:.1f}s")
+
+        with ThreadPoolExecutor(max_workers=concurrent) as pool:
+            list(pool.map(one, specs))
+
+    ordered = [results[spec.label] for spec in specs]
+    indexes: list[Path] = []
+    if all(r.error is None for r in ordered) and specs:
+        indexes = write_indexes(out_dir)
+    return MatrixResult(ordered, indexes)
+
+
+def run_worker(root: Path, label: str, staging: Path, jobs: int, config: Mapping[str, str | list[str]]) -> int:
+    """The worker side: one raw build, reported on stdout as a JSON line."""
+    from polywheel.project import load_project
+    from polywheel.stage import build_raw_wheel
+
+    try:
+        project = load_project(root)
+        spec = project.matrix.get(label)
+        raw = build_raw_wheel(project, spec, staging, config_settings=config, jobs=jobs)
+    except PolywheelError as exc:
+        print(RESULT_PREFIX + json.dumps({"error": str(exc)}), flush=True)
+        return 1
+    print(RESULT_PREFIX + json.dumps({"wheel": str(raw.wheel), "info": str(staging / "build-info.txt")}), flush=True)
+    return 0
