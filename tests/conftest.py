@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+PACKAGES = Path(__file__).parent / "packages"
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def pytest_report_header() -> list[str]:
+    lines = []
+    for tool in ("cmake", "ninja", "gcc", "nvcc"):
+        path = shutil.which(tool)
+        lines.append(f"{tool}: {path or 'not found'}")
+    return lines
+
+
+@pytest.fixture
+def copy_project(tmp_path: Path) -> Callable[[str], Path]:
+    """Copy tests/packages/<name> (or examples/<name> with 'examples/' prefix) into tmp."""
+
+    def copy(name: str) -> Path:
+        source = EXAMPLES / name.split("/", 1)[1] if name.startswith("examples/") else PACKAGES / name
+        target = tmp_path / source.name
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns("build", "dist"))
+        return target
+
+    return copy
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def polywheel(*args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return run([sys.executable, "-m", "polywheel", *args], cwd=cwd, env=env, check=check)
+
+
+def needs(tool: str) -> pytest.MarkDecorator:
+    return pytest.mark.skipif(shutil.which(tool) is None, reason=f"{tool} not found")

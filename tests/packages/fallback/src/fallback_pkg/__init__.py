@@ -1,0 +1,1 @@
+"""A package whose compiled part may fall back to pure Python."""

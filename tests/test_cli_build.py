@@ -1,0 +1,151 @@
+"""`polywheel build` on real CMake projects: wheels, variant.json, flags, index."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import polywheel
+from wheel_utils import call_in_wheel, cpu_has, metadata, read_all_verified, record_lines, variant_json
+
+pytestmark = pytest.mark.compile
+LEVELS = ("v1", "v3", "v4")
+
+
+@pytest.fixture(scope="module")
+def simple_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    root = tmp_path_factory.mktemp("simple") / "simple_c"
+    shutil.copytree(Path(__file__).parent / "packages" / "simple_c", root)
+    proc = polywheel("build", "-o", "dist", "-j", "2", cwd=root, env={"SOURCE_DATE_EPOCH": "1700000000"})
+    return root, root / "dist", proc.stdout
+
+
+def _wheels(dist: Path) -> dict[str | None, Path]:
+    out: dict[str | None, Path] = {}
+    for wheel in dist.glob("*.whl"):
+        parts = wheel.name[:-4].split("-")
+        out[parts[5] if len(parts) == 6 else None] = wheel
+    return out
+
+
+def test_one_wheel_per_variant_plus_plain_and_index(simple_build: tuple[Path, Path, str]) -> None:
+    _root, dist, _out = simple_build
+    wheels = _wheels(dist)
+    assert sorted(wheels, key=str) == [None, "x86_64_v1", "x86_64_v3", "x86_64_v4"]
+    assert sorted(p.name for p in dist.iterdir() if not p.name.endswith(".whl")) == [
+        "simple_c-0.1.0-variants.json"
+    ]
+    assert not list(dist.glob(".*")), "no staging leftovers in the output folder"
+
+
+def test_variant_json_matches_filename_and_record(simple_build: tuple[Path, Path, str]) -> None:
+    _root, dist, _out = simple_build
+    for label, wheel in _wheels(dist).items():
+        contents = read_all_verified(wheel)  # raises on any RECORD hash mismatch
+        doc = variant_json(wheel)
+        if label is None:
+            assert doc is None, "the plain wheel must not carry variant.json"
+            continue
+        assert doc is not None
+        assert list(doc["variants"]) == [label]
+        level = label.rsplit("_", 1)[1]
+        assert doc["variants"][label] == {"x86_64": {"level": [level]}}
+        assert doc["default-priorities"] == {"namespace": ["x86_64"]}
+        assert doc["providers"] == {"x86_64": {"requires": ["x86-64-variant-provider"]}}
+        assert any(line.startswith("simple_c-0.1.0.dist-info/variant.json,sha256=") for line in record_lines(wheel))
+        assert "simple_c-0.1.0.dist-info/variant.json" in contents
+
+
+def test_index_file_lists_every_label(simple_build: tuple[Path, Path, str]) -> None:
+    _root, dist, _out = simple_build
+    index = json.loads((dist / "simple_c-0.1.0-variants.json").read_text())
+    assert sorted(index["variants"]) == ["x86_64_v1", "x86_64_v3", "x86_64_v4"]
+    for label, wheel in _wheels(dist).items():
+        if label:
+            doc = variant_json(wheel)
+            assert doc is not None
+            assert index["variants"][label] == doc["variants"][label]
+
+
+def test_flags_reached_the_compiler(simple_build: tuple[Path, Path, str], tmp_path: Path) -> None:
+    _root, dist, _out = simple_build
+    wheels = _wheels(dist)
+    expected = {"x86_64_v1": (False, False), "x86_64_v3": (True, False), "x86_64_v4": (True, True)}
+    for label, (avx2, avx512) in expected.items():
+        if avx512 and not cpu_has("avx512f"):
+            continue
+        features = call_in_wheel(wheels[label], tmp_path, "__import__('simple_c').features()")
+        assert features == {"label": label, "avx2": avx2, "avx512f": avx512}
+    plain = call_in_wheel(wheels[None], tmp_path, "__import__('simple_c').features()")
+    assert plain == {"label": "x86_64_v1", "avx2": False, "avx512f": False}
+
+
+def test_plain_wheel_reuses_the_v1_build(simple_build: tuple[Path, Path, str]) -> None:
+    _root, dist, out = simple_build
+    wheels = _wheels(dist)
+    plain, v1 = read_all_verified(wheels[None]), read_all_verified(wheels["x86_64_v1"])
+    so = [n for n in plain if n.endswith(".so")]
+    assert len(so) == 1 and plain[so[0]] == v1[so[0]]
+    assert "(plain)" in out and "reused" in out
+
+
+def test_per_variant_dependencies(simple_build: tuple[Path, Path, str]) -> None:
+    _root, dist, _out = simple_build
+    wheels = _wheels(dist)
+    assert "Requires-Dist: packaging" in metadata(wheels["x86_64_v4"])
+    assert "Requires-Dist" not in metadata(wheels["x86_64_v3"])
+    assert "Requires-Dist" not in metadata(wheels[None])
+
+
+def test_each_variant_has_its_own_build_dir(simple_build: tuple[Path, Path, str]) -> None:
+    root, _dist, _out = simple_build
+    # The project sets build-dir = "build/{wheel_tag}"; polywheel appends the label.
+    caches = sorted(p.parent.name for p in (root / "build").glob("*/*/CMakeCache.txt"))
+    assert caches == ["x86_64_v1", "x86_64_v3", "x86_64_v4"]
+
+
+def test_reproducible_across_checkouts(simple_build: tuple[Path, Path, str], tmp_path: Path) -> None:
+    _root, dist, _out = simple_build
+    again = tmp_path / "elsewhere" / "simple_c"
+    shutil.copytree(Path(__file__).parent / "packages" / "simple_c", again)
+    polywheel("build", "-o", "dist", cwd=again, env={"SOURCE_DATE_EPOCH": "1700000000"})
+
+    def digests(folder: Path) -> dict[str, str]:
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+    assert digests(dist) == digests(again / "dist")
+
+
+def test_rebuild_is_incremental(simple_build: tuple[Path, Path, str]) -> None:
+    root, _dist, _out = simple_build
+    proc = polywheel("build", "-o", "dist2", "--variant", "x86_64_v3", cwd=root)
+    log = (root / "build" / "polywheel-logs" / "x86_64_v3.log").read_text()
+    assert "Building C object" not in log, "an unchanged variant must not recompile"
+    assert "x86_64_v3" in proc.stdout
+    wheels = [p.name for p in (root / "dist2").glob("*.whl")]
+    assert len(wheels) == 1 and wheels[0].endswith("-x86_64_v3.whl"), wheels
+
+
+def test_matrix_command(simple_build: tuple[Path, Path, str]) -> None:
+    root, _dist, _out = simple_build
+    data = json.loads(polywheel("matrix", "--json", cwd=root).stdout)
+    assert [v["label"] for v in data["variants"]] == ["x86_64_v1", "x86_64_v3", "x86_64_v4"]
+    assert data["variants"][1]["compile_options"]["gnu"] == ["-march=x86-64-v3"]
+    assert data["variants"][0]["plain_wheel"] is True
+    text = polywheel("matrix", cwd=root).stdout
+    assert "-march=x86-64-v4" in text and "(plain wheel)" in text
+
+
+def test_polywheel_index_command(simple_build: tuple[Path, Path, str], tmp_path: Path) -> None:
+    _root, dist, _out = simple_build
+    folder = tmp_path / "release"
+    folder.mkdir()
+    for wheel in dist.glob("*.whl"):
+        shutil.copy(wheel, folder)
+    polywheel("index", str(folder), cwd=tmp_path)
+    assert (folder / "simple_c-0.1.0-variants.json").read_bytes() == (
+        dist / "simple_c-0.1.0-variants.json"
+    ).read_bytes()

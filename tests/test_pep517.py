@@ -1,0 +1,119 @@
+"""The PEP 517 hooks through real frontends: python -m build and pip."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import run
+from wheel_utils import read_all_verified, variant_json
+
+pytestmark = pytest.mark.compile
+
+
+def build(project: Path, *args: str, check: bool = True):  # type: ignore[no-untyped-def]
+    return run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", "dist", *args],
+        cwd=project,
+        check=check,
+    )
+
+
+def names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_no_selection_builds_the_plain_wheel(copy_project: Callable[[str], Path]) -> None:
+    project = copy_project("simple_c")
+    build(project, "--wheel")
+    (wheel,) = (project / "dist").glob("*.whl")
+    assert wheel.name.endswith("-linux_x86_64.whl")
+    assert variant_json(wheel) is None
+
+
+def test_one_label(copy_project: Callable[[str], Path]) -> None:
+    project = copy_project("simple_c")
+    proc = build(project, "--wheel", "-C", "variant-label=x86_64_v3")
+    (wheel,) = (project / "dist").glob("*.whl")
+    assert wheel.name.endswith("-linux_x86_64-x86_64_v3.whl")
+    assert wheel.name in proc.stdout
+    doc = variant_json(wheel)
+    assert doc is not None and doc["variants"] == {"x86_64_v3": {"x86_64": {"level": ["v3"]}}}
+
+
+def test_all_labels_and_sdist_route(copy_project: Callable[[str], Path]) -> None:
+    project = copy_project("simple_c")
+    build(project, "-C", "variant-label=:all:")  # sdist, then wheels from the sdist
+    found = names(project / "dist")
+    assert [n for n in found if n.endswith(".tar.gz")] == ["simple_c-0.1.0.tar.gz"]
+    labels = sorted(n[:-4].rsplit("-", 1)[1] for n in found if n.endswith(".whl"))
+    assert labels == ["x86_64_v1", "x86_64_v3", "x86_64_v4"]
+    for wheel in (project / "dist").glob("*.whl"):
+        read_all_verified(wheel)
+
+
+def test_property_alias_selects_the_matching_label(copy_project: Callable[[str], Path]) -> None:
+    project = copy_project("simple_c")
+    build(project, "--wheel", "-C", "variant=x86_64::level::v4")
+    (wheel,) = (project / "dist").glob("*.whl")
+    assert wheel.name.endswith("-x86_64_v4.whl")
+
+
+def test_unknown_label_fails_cleanly(copy_project: Callable[[str], Path]) -> None:
+    project = copy_project("simple_c")
+    proc = build(project, "--wheel", "-C", "variant-label=x86_64_v2", check=False)
+    assert proc.returncode != 0
+    assert "unknown -C variant-label 'x86_64_v2'" in proc.stderr + proc.stdout
+    assert "x86_64_v1" in proc.stderr + proc.stdout
+    assert not list((project / "dist").glob("*.whl"))
+
+
+def test_null_without_null_variant(copy_project: Callable[[str], Path]) -> None:
+    project = copy_project("simple_c")
+    proc = build(project, "--wheel", "-C", "variant-label=null", check=False)
+    assert proc.returncode != 0
+    assert "declares none" in proc.stderr + proc.stdout
+
+
+def test_pip_wheel_gives_the_plain_wheel(copy_project: Callable[[str], Path], tmp_path: Path) -> None:
+    project = copy_project("simple_c")
+    out = tmp_path / "pipout"
+    run(
+        [sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-w", str(out), "."],
+        cwd=project,
+    )
+    (wheel,) = out.glob("*.whl")
+    assert wheel.name.endswith("-linux_x86_64.whl") and variant_json(wheel) is None
+
+
+def test_prepare_metadata_agrees_with_build(copy_project: Callable[[str], Path], tmp_path: Path) -> None:
+    from pyproject_hooks import BuildBackendHookCaller
+
+    project = copy_project("simple_c")
+    hooks = BuildBackendHookCaller(str(project), "polywheel.build")
+    settings = {"variant-label": "x86_64_v4"}
+    meta = tmp_path / "meta"
+    meta.mkdir()
+    dist_info = hooks.prepare_metadata_for_build_wheel(str(meta), config_settings=settings)
+    assert (meta / dist_info / "variant.json").is_file()
+    assert "Requires-Dist: packaging" in (meta / dist_info / "METADATA").read_text()
+    out = tmp_path / "out"
+    out.mkdir()
+    name = hooks.build_wheel(str(out), config_settings=settings, metadata_directory=str(meta / dist_info))
+    wheel = out / name
+    assert (meta / dist_info / "variant.json").read_bytes() == read_all_verified(wheel)[
+        f"{dist_info}/variant.json"
+    ]
+
+
+def test_editable_install(copy_project: Callable[[str], Path], tmp_path: Path) -> None:
+    project = copy_project("simple_c")
+    out = tmp_path / "ed"
+    from pyproject_hooks import BuildBackendHookCaller
+
+    hooks = BuildBackendHookCaller(str(project), "polywheel.build")
+    name = hooks.build_editable(str(out), config_settings={"variant-label": "x86_64_v3"})
+    assert name.endswith("-linux_x86_64.whl"), "editable wheels carry no label"
+    assert variant_json(out / name) is None
