@@ -1,0 +1,1 @@
+from cuda_small._core import backend
