@@ -26,7 +26,9 @@ def copy_project(tmp_path: Path) -> Callable[[str], Path]:
     """Copy tests/packages/<name> (or examples/<name> with 'examples/' prefix) into tmp."""
 
     def copy(name: str) -> Path:
-        source = EXAMPLES / name.split("/", 1)[1] if name.startswith("examples/") else PACKAGES / name
+        source = (
+            EXAMPLES / name.split("/", 1)[1] if name.startswith("examples/") else PACKAGES / name
+        )
         target = tmp_path / source.name
         shutil.copytree(source, target, ignore=shutil.ignore_patterns("build", "dist"))
         return target
@@ -34,7 +36,9 @@ def copy_project(tmp_path: Path) -> Callable[[str], Path]:
     return copy
 
 
-def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run(
+    cmd: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **(env or {})}
     proc = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, check=False)
     if check and proc.returncode != 0:
@@ -42,7 +46,9 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, check: boo
     return proc
 
 
-def polywheel(*args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def polywheel(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     return run([sys.executable, "-m", "polywheel", *args], cwd=cwd, env=env, check=check)
 
 

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 from conftest import polywheel
-from wheel_utils import call_in_wheel, cpu_has, metadata, read_all_verified, record_lines, variant_json
+from wheel_utils import (
+    call_in_wheel,
+    cpu_has,
+    metadata,
+    read_all_verified,
+    record_lines,
+    variant_json,
+)
 
 pytestmark = pytest.mark.compile
 LEVELS = ("v1", "v3", "v4")
@@ -19,7 +26,9 @@ LEVELS = ("v1", "v3", "v4")
 def simple_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     root = tmp_path_factory.mktemp("simple") / "simple_c"
     shutil.copytree(Path(__file__).parent / "packages" / "simple_c", root)
-    proc = polywheel("build", "-o", "dist", "-j", "2", cwd=root, env={"SOURCE_DATE_EPOCH": "1700000000"})
+    proc = polywheel(
+        "build", "-o", "dist", "-j", "2", cwd=root, env={"SOURCE_DATE_EPOCH": "1700000000"}
+    )
     return root, root / "dist", proc.stdout
 
 
@@ -55,7 +64,10 @@ def test_variant_json_matches_filename_and_record(simple_build: tuple[Path, Path
         assert doc["variants"][label] == {"x86_64": {"level": [level]}}
         assert doc["default-priorities"] == {"namespace": ["x86_64"]}
         assert doc["providers"] == {"x86_64": {"requires": ["x86-64-variant-provider"]}}
-        assert any(line.startswith("simple_c-0.1.0.dist-info/variant.json,sha256=") for line in record_lines(wheel))
+        assert any(
+            line.startswith("simple_c-0.1.0.dist-info/variant.json,sha256=")
+            for line in record_lines(wheel)
+        )
         assert "simple_c-0.1.0.dist-info/variant.json" in contents
 
 
@@ -107,14 +119,18 @@ def test_each_variant_has_its_own_build_dir(simple_build: tuple[Path, Path, str]
     assert caches == ["x86_64_v1", "x86_64_v3", "x86_64_v4"]
 
 
-def test_reproducible_across_checkouts(simple_build: tuple[Path, Path, str], tmp_path: Path) -> None:
+def test_reproducible_across_checkouts(
+    simple_build: tuple[Path, Path, str], tmp_path: Path
+) -> None:
     _root, dist, _out = simple_build
     again = tmp_path / "elsewhere" / "simple_c"
     shutil.copytree(Path(__file__).parent / "packages" / "simple_c", again)
     polywheel("build", "-o", "dist", cwd=again, env={"SOURCE_DATE_EPOCH": "1700000000"})
 
     def digests(folder: Path) -> dict[str, str]:
-        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+        return {
+            p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())
+        }
 
     assert digests(dist) == digests(again / "dist")
 

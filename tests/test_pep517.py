@@ -77,18 +77,32 @@ def test_null_without_null_variant(copy_project: Callable[[str], Path]) -> None:
     assert "declares none" in proc.stderr + proc.stdout
 
 
-def test_pip_wheel_gives_the_plain_wheel(copy_project: Callable[[str], Path], tmp_path: Path) -> None:
+def test_pip_wheel_gives_the_plain_wheel(
+    copy_project: Callable[[str], Path], tmp_path: Path
+) -> None:
     project = copy_project("simple_c")
     out = tmp_path / "pipout"
     run(
-        [sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-w", str(out), "."],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-build-isolation",
+            "--no-deps",
+            "-w",
+            str(out),
+            ".",
+        ],
         cwd=project,
     )
     (wheel,) = out.glob("*.whl")
     assert wheel.name.endswith("-linux_x86_64.whl") and variant_json(wheel) is None
 
 
-def test_prepare_metadata_agrees_with_build(copy_project: Callable[[str], Path], tmp_path: Path) -> None:
+def test_prepare_metadata_agrees_with_build(
+    copy_project: Callable[[str], Path], tmp_path: Path
+) -> None:
     from pyproject_hooks import BuildBackendHookCaller
 
     project = copy_project("simple_c")
@@ -101,7 +115,9 @@ def test_prepare_metadata_agrees_with_build(copy_project: Callable[[str], Path],
     assert "Requires-Dist: packaging" in (meta / dist_info / "METADATA").read_text()
     out = tmp_path / "out"
     out.mkdir()
-    name = hooks.build_wheel(str(out), config_settings=settings, metadata_directory=str(meta / dist_info))
+    name = hooks.build_wheel(
+        str(out), config_settings=settings, metadata_directory=str(meta / dist_info)
+    )
     wheel = out / name
     assert (meta / dist_info / "variant.json").read_bytes() == read_all_verified(wheel)[
         f"{dist_info}/variant.json"

@@ -27,7 +27,6 @@ __all__ = [
 ]
 
 
-
 @contextlib.contextmanager
 def _boundary() -> Iterator[None]:
     """The one place where a polywheel error becomes a message and an exit status."""
@@ -84,7 +83,9 @@ def build_editable(
         )
 
 
-def build_sdist(sdist_directory: str, config_settings: dict[str, str | list[str]] | None = None) -> str:
+def build_sdist(
+    sdist_directory: str, config_settings: dict[str, str | list[str]] | None = None
+) -> str:
     from polywheel.sdist import finish_sdist
 
     with _boundary():
@@ -94,30 +95,40 @@ def build_sdist(sdist_directory: str, config_settings: dict[str, str | list[str]
         return str(name)
 
 
-def get_requires_for_build_wheel(config_settings: dict[str, str | list[str]] | None = None) -> list[str]:
+def get_requires_for_build_wheel(
+    config_settings: dict[str, str | list[str]] | None = None,
+) -> list[str]:
     with _boundary():
         _project, _selection, rest = _load(config_settings)
         return list(_skbuild.get_requires_for_build_wheel(rest))
 
 
-def get_requires_for_build_editable(config_settings: dict[str, str | list[str]] | None = None) -> list[str]:
+def get_requires_for_build_editable(
+    config_settings: dict[str, str | list[str]] | None = None,
+) -> list[str]:
     with _boundary():
         _project, _selection, rest = _load(config_settings)
         return list(_skbuild.get_requires_for_build_editable(rest))
 
 
-def get_requires_for_build_sdist(config_settings: dict[str, str | list[str]] | None = None) -> list[str]:
+def get_requires_for_build_sdist(
+    config_settings: dict[str, str | list[str]] | None = None,
+) -> list[str]:
     with _boundary():
         _project, _selection, rest = _load(config_settings)
         return list(_skbuild.get_requires_for_build_sdist(rest))
 
 
-def _prepare(metadata_directory: str, config_settings: dict[str, str | list[str]] | None, *, editable: bool) -> str:
+def _prepare(
+    metadata_directory: str, config_settings: dict[str, str | list[str]] | None, *, editable: bool
+) -> str:
     from polywheel.metadata import prepare_metadata
 
     with _boundary():
         project, selection, rest = _load(config_settings)
-        return prepare_metadata(project, selection, Path(metadata_directory), rest, editable=editable)
+        return prepare_metadata(
+            project, selection, Path(metadata_directory), rest, editable=editable
+        )
 
 
 # scikit-build-core leaves these hooks out when an `if.failed` override could change the

@@ -45,7 +45,7 @@ def verified_properties(
         )
     if apply_flags == "targets" and spec.flags and not info.list("flagged_targets"):
         raise BuildError(
-            "`apply-flags = \"targets\"` but no target was passed to "
+            '`apply-flags = "targets"` but no target was passed to '
             "polywheel_apply_variant_flags(), so no code got the variant's flags",
             label=label,
             hint="call polywheel_apply_variant_flags(<target>) in CMakeLists.txt",

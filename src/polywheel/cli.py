@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from polywheel import __version__
 from polywheel.errors import PolywheelError
@@ -31,7 +32,7 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
 
     project = load_project(Path(args.path))
     matrix = project.matrix
-    rows = []
+    rows: list[dict[str, Any]] = []
     for spec in matrix.variants:
         defines = dict(spec.cmake_define)
         if spec.cuda:
@@ -41,7 +42,11 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
                 "label": spec.label,
                 "properties": [str(p) for p in spec.properties],
                 "adds_cuda_version_lower_bound": spec.adds_cuda_lower_bound,
-                "compile_options": {"gnu": list(spec.flags.gnu), "msvc": list(spec.flags.msvc), "extra": list(spec.flags.extra)},
+                "compile_options": {
+                    "gnu": list(spec.flags.gnu),
+                    "msvc": list(spec.flags.msvc),
+                    "extra": list(spec.flags.extra),
+                },
                 "cmake_define": defines,
                 "cmake_args": list(spec.cmake_args),
                 "env": dict(spec.env),
@@ -74,7 +79,10 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
         if flags["msvc"]:
             print("  MSVC flags:     " + " ".join(flags["msvc"]))
         if row["cmake_define"]:
-            print("  CMake defines:  " + " ".join(f"-D{k}={v}" for k, v in row["cmake_define"].items()))
+            print(
+                "  CMake defines:  "
+                + " ".join(f"-D{k}={v}" for k, v in row["cmake_define"].items())
+            )
         if row["dependencies"]:
             print("  dependencies:   " + ", ".join(row["dependencies"]))
     return 0
@@ -124,7 +132,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
         failed = [v for v in result.variants if v.error]
         for item in failed:
             print(f"\npolywheel: error: {item.error}", file=sys.stderr)
-        print(f"polywheel: {len(failed)} variant(s) failed; no index file was written", file=sys.stderr)
+        print(
+            f"polywheel: {len(failed)} variant(s) failed; no index file was written",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -147,11 +158,19 @@ def _cmd_index(args: argparse.Namespace) -> int:
 def _cmd_worker(args: argparse.Namespace) -> int:
     from polywheel.orchestrator import run_worker
 
-    return run_worker(Path(args.root), args.label, Path(args.staging), args.jobs, _config_settings(args.config_setting or ()))
+    return run_worker(
+        Path(args.root),
+        args.label,
+        Path(args.staging),
+        args.jobs,
+        _config_settings(args.config_setting or ()),
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="polywheel", description="Build variant wheels of CMake projects.")
+    parser = argparse.ArgumentParser(
+        prog="polywheel", description="Build variant wheels of CMake projects."
+    )
     parser.add_argument("--version", action="version", version=f"polywheel {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -163,16 +182,25 @@ def _parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="build every variant, the plain wheel and the index file")
     build.add_argument("path", nargs="?", default=".", help="project folder (default: .)")
     build.add_argument("-o", "--outdir", default="dist", help="output folder (default: dist)")
-    build.add_argument("--variant", action="append", metavar="LABEL", help="build only this variant (repeatable)")
-    build.add_argument("-j", "--jobs", type=int, default=2, help="total parallel jobs (default: 2)")
-    build.add_argument("--no-plain", action="store_true", help="do not write the plain, non-variant wheel")
     build.add_argument(
-        "-C", "--config-setting", action="append", metavar="KEY=VALUE",
+        "--variant", action="append", metavar="LABEL", help="build only this variant (repeatable)"
+    )
+    build.add_argument("-j", "--jobs", type=int, default=2, help="total parallel jobs (default: 2)")
+    build.add_argument(
+        "--no-plain", action="store_true", help="do not write the plain, non-variant wheel"
+    )
+    build.add_argument(
+        "-C",
+        "--config-setting",
+        action="append",
+        metavar="KEY=VALUE",
         help="passed to scikit-build-core, e.g. -C cmake.build-type=Debug",
     )
     build.set_defaults(func=_cmd_build)
 
-    index = sub.add_parser("index", help="write {name}-{version}-variants.json for the wheels in a folder")
+    index = sub.add_parser(
+        "index", help="write {name}-{version}-variants.json for the wheels in a folder"
+    )
     index.add_argument("folder")
     index.set_defaults(func=_cmd_index)
 

@@ -46,7 +46,9 @@ def parse_wheel_name(filename: str) -> WheelName:
     if len(parts) == 7 or (len(parts) == 6 and not parts[2][:1].isdigit()):
         label = parts.pop()
         if not LABEL_RE.match(label):
-            raise WheelFormatError(f"{filename}: variant label {label!r} must match {LABEL_RE.pattern}")
+            raise WheelFormatError(
+                f"{filename}: variant label {label!r} must match {LABEL_RE.pattern}"
+            )
     if len(parts) not in (5, 6):
         raise WheelFormatError(f"{filename}: a wheel filename has 5 to 7 dash-separated parts")
     if parts[-3][:1].isdigit():

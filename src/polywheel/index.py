@@ -26,7 +26,9 @@ def read_wheel_variant_json(wheel: Path) -> dict[str, Any]:
     name = parse_wheel_name(wheel.name)
     raw = read_dist_info(wheel, "variant.json")
     if raw is None:
-        raise WheelFormatError(f"{wheel.name}: a labelled wheel must contain .dist-info/variant.json")
+        raise WheelFormatError(
+            f"{wheel.name}: a labelled wheel must contain .dist-info/variant.json"
+        )
     try:
         doc = json.loads(raw)
     except ValueError as exc:
@@ -43,14 +45,17 @@ def merge_variant_jsons(docs: Iterable[tuple[str, dict[str, Any]]]) -> dict[str,
     for source, doc in sorted(docs, key=lambda item: item[0]):
         if merged is None:
             merged = json.loads(json.dumps(doc))
-            origin = {label: source for label in doc["variants"]}
+            origin = dict.fromkeys(doc["variants"], source)
             first = source
             continue
         if doc["$schema"] != merged["$schema"]:
             raise IndexMergeError(
                 f"{source} uses $schema {doc['$schema']} but {first} uses {merged['$schema']}"
             )
-        ours, theirs = merged["default-priorities"]["namespace"], doc["default-priorities"]["namespace"]
+        ours, theirs = (
+            merged["default-priorities"]["namespace"],
+            doc["default-priorities"]["namespace"],
+        )
         shorter, longer = sorted((ours, theirs), key=len)
         if longer[: len(shorter)] != shorter:
             raise IndexMergeError(

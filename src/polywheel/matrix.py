@@ -97,7 +97,10 @@ def _merge(entries: Sequence[AxisEntry]) -> BuildOptions:
     for entry in entries:
         opts = entry.options
         props.extend(p for p in opts.properties if p not in props)
-        for table, target, what in ((opts.cmake_define, define, "cmake-define"), (opts.env, env, "env")):
+        for table, target, what in (
+            (opts.cmake_define, define, "cmake-define"),
+            (opts.env, env, "env"),
+        ):
             for name, value in table.items():
                 if name in target and target[name] != value:
                     raise ConfigError(
@@ -171,14 +174,12 @@ def _product(settings: Settings) -> list[tuple[str, BuildOptions, str]]:
             label = settings.label_template.format(**parts)
         else:
             label = "_".join(p for p in parts.values() if p)
-        where = " × ".join(e.key for e in combo)
+        where = " x ".join(e.key for e in combo)
         result.append((label or NULL_LABEL, _merge(combo), where))
     return result
 
 
-def _spec(
-    label: str, opts: BuildOptions, key: str, max_label_length: int
-) -> VariantSpec:
+def _spec(label: str, opts: BuildOptions, key: str, max_label_length: int) -> VariantSpec:
     props = set(opts.properties)
     archs: tuple[str, ...] = ()
     sm_props = {p for p in props if p.namespace == "nvidia" and p.feature == "sm_arch"}
@@ -193,7 +194,7 @@ def _spec(
                 hint="give one of the two; polywheel derives the other",
             )
         props |= derived
-        sm_props = derived
+        sm_props = set(derived)
     if sm_props:
         archs = properties_to_cuda_archs(sm_props)
     has_nvidia = any(p.namespace == "nvidia" for p in props)

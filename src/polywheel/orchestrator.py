@@ -81,8 +81,20 @@ class _Progress:
             self.emit(f"[{number}/{self.total}] {label}: {text}")
 
 
-def _worker_command(project: Project, label: str, staging: Path, jobs: int, config: Mapping[str, str | list[str]]) -> list[str]:
-    cmd = [sys.executable, "-m", "polywheel", "_worker", str(project.root), label, str(staging), "--jobs", str(jobs)]
+def _worker_command(
+    project: Project, label: str, staging: Path, jobs: int, config: Mapping[str, str | list[str]]
+) -> list[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "polywheel",
+        "_worker",
+        str(project.root),
+        label,
+        str(staging),
+        "--jobs",
+        str(jobs),
+    ]
     for key, value in config.items():
         for item in value if isinstance(value, list) else [value]:
             cmd += ["-C", f"{key}={item}"]
@@ -105,15 +117,18 @@ def _run_worker(
     env.setdefault("PYTHONUNBUFFERED", "1")
     result: dict[str, str] | None = None
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w") as log_file, subprocess.Popen(
-        _worker_command(project, spec.label, staging, jobs, config),
-        cwd=project.root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-    ) as proc:
+    with (
+        log.open("w") as log_file,
+        subprocess.Popen(
+            _worker_command(project, spec.label, staging, jobs, config),
+            cwd=project.root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        ) as proc,
+    ):
         assert proc.stdout is not None
         for line in proc.stdout:
             if line.startswith(RESULT_PREFIX):
@@ -126,7 +141,9 @@ def _run_worker(
         code = proc.wait()
     if code != 0 or result is None:
         message = result.get("error") if result else None
-        raise BuildError(message or f"the build failed (exit status {code})", label=spec.label, log=str(log))
+        raise BuildError(
+            message or f"the build failed (exit status {code})", label=spec.label, log=str(log)
+        )
     info_path = Path(result["info"])
     info = BuildInfo.parse(info_path.read_text()) if info_path.is_file() else None
     return RawBuild(Path(result["wheel"]), info)
@@ -162,7 +179,9 @@ def build_matrix(
         f"{concurrent} at a time with {per_build} compile job(s) each"
     )
     progress = _Progress(len(specs), emit)
-    results = {spec.label: VariantResult(spec.label, log=log_dir / f"{spec.label}.log") for spec in specs}
+    results = {
+        spec.label: VariantResult(spec.label, log=log_dir / f"{spec.label}.log") for spec in specs
+    }
 
     with staging_dir(out_dir) as staging:
 
@@ -172,7 +191,9 @@ def build_matrix(
             start = time.monotonic()
             progress.say(spec.label, "start")
             try:
-                raw = _run_worker(project, spec, staging / spec.label, per_build, config, result.log, progress)
+                raw = _run_worker(
+                    project, spec, staging / spec.label, per_build, config, result.log, progress
+                )
                 result.wheel = finish_variant(project, spec, raw, out_dir)
                 if plain and matrix.plain is not None and spec.label == matrix.plain.label:
                     result.plain = finish_plain(spec, raw, out_dir)
@@ -195,7 +216,9 @@ def build_matrix(
     return MatrixResult(ordered, indexes)
 
 
-def run_worker(root: Path, label: str, staging: Path, jobs: int, config: Mapping[str, str | list[str]]) -> int:
+def run_worker(
+    root: Path, label: str, staging: Path, jobs: int, config: Mapping[str, str | list[str]]
+) -> int:
     """The worker side: one raw build, reported on stdout as a JSON line."""
     from polywheel.project import load_project
     from polywheel.stage import build_raw_wheel
@@ -207,5 +230,9 @@ def run_worker(root: Path, label: str, staging: Path, jobs: int, config: Mapping
     except PolywheelError as exc:
         print(RESULT_PREFIX + json.dumps({"error": str(exc)}), flush=True)
         return 1
-    print(RESULT_PREFIX + json.dumps({"wheel": str(raw.wheel), "info": str(staging / "build-info.txt")}), flush=True)
+    print(
+        RESULT_PREFIX
+        + json.dumps({"wheel": str(raw.wheel), "info": str(staging / "build-info.txt")}),
+        flush=True,
+    )
     return 0

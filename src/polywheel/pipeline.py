@@ -29,7 +29,9 @@ __all__ = [
 ConfigSettings = Mapping[str, "str | list[str]"]
 
 
-def variant_json_bytes(project: Project, label: str, properties: Sequence[VariantProperty]) -> bytes:
+def variant_json_bytes(
+    project: Project, label: str, properties: Sequence[VariantProperty]
+) -> bytes:
     doc = make_variant_json({label: properties}, project.matrix.metadata, project.settings.format)
     return dumps(doc)
 
@@ -48,7 +50,11 @@ def finish_variant(project: Project, spec: VariantSpec, raw: RawBuild, out_dir: 
 def finish_plain(spec: VariantSpec | None, raw: RawBuild, out_dir: Path) -> Path:
     """The non-variant wheel: no label, no variant.json, for pip and old installers."""
     return finalize_wheel(
-        raw.wheel, out_dir, label=None, variant_json=None, requires=spec.dependencies if spec else ()
+        raw.wheel,
+        out_dir,
+        label=None,
+        variant_json=None,
+        requires=spec.dependencies if spec else (),
     )
 
 
@@ -86,7 +92,10 @@ def build_selection(
     metadata_directory: str | None = None,
     editable: bool = False,
 ) -> str:
-    """Build what a PEP 517 call asked for; nothing lands in `wheel_directory` unless all succeed."""
+    """Build what a PEP 517 call asked for.
+
+    Nothing lands in `wheel_directory` unless every requested wheel succeeded.
+    """
     matrix = project.matrix
     with staging_dir(wheel_directory) as staging:
         finished: list[Path] = []
@@ -99,7 +108,9 @@ def build_selection(
         else:
             for label in selection.labels:
                 spec = matrix.get(label)
-                raw = build_raw_wheel(project, spec, staging / label, config_settings=config_settings)
+                raw = build_raw_wheel(
+                    project, spec, staging / label, config_settings=config_settings
+                )
                 finished.append(finish_variant(project, spec, raw, staging))
         if metadata_directory:
             _check_prepared(finished[0], metadata_directory)

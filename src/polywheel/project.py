@@ -12,7 +12,7 @@ from polywheel.errors import ConfigError
 from polywheel.matrix import Matrix, expand_matrix
 from polywheel.settings import Settings, read_settings
 
-__all__ = ["Project", "load_project", "cmake_module_dir"]
+__all__ = ["Project", "cmake_module_dir", "load_project"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +34,9 @@ def load_project(root: Path) -> Project:
         with path.open("rb") as f:
             pyproject = tomllib.load(f)
     except FileNotFoundError:
-        raise ConfigError(f"{path} does not exist; polywheel builds projects with a pyproject.toml") from None
+        raise ConfigError(
+            f"{path} does not exist; polywheel builds projects with a pyproject.toml"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     settings = read_settings(pyproject)

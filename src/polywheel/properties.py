@@ -14,8 +14,8 @@ __all__ = [
     "VariantProperty",
     "check_label",
     "parse_property",
-    "properties_to_dict",
     "properties_from_dict",
+    "properties_to_dict",
 ]
 
 NAME_RE = re.compile(r"^[a-z0-9_]+$")
@@ -62,11 +62,9 @@ def parse_property(text: str, *, key: str) -> VariantProperty:
 
 def check_label(label: str, *, key: str, property_count: int, max_length: int) -> None:
     """Enforce the PEP 825 label rules plus polywheel's length default."""
-    if not isinstance(label, str) or not LABEL_RE.match(label):
-        hint = None
-        if isinstance(label, str):
-            fixed = re.sub(r"[^0-9a-z_.]", "_", label.lower())
-            hint = f"use {fixed!r}" if fixed and LABEL_RE.match(fixed) else None
+    if not LABEL_RE.match(label):
+        fixed = re.sub(r"[^0-9a-z_.]", "_", label.lower())
+        hint = f"use {fixed!r}" if fixed and LABEL_RE.match(fixed) else None
         raise ConfigError(
             f"{label!r} is not a valid variant label: it must match {LABEL_RE.pattern} "
             "(lowercase letters, digits, '_' and '.'; PEP 825)",
@@ -105,7 +103,9 @@ def properties_to_dict(properties: Iterable[VariantProperty]) -> dict[str, dict[
     }
 
 
-def properties_from_dict(tree: Mapping[str, Mapping[str, Iterable[str]]]) -> frozenset[VariantProperty]:
+def properties_from_dict(
+    tree: Mapping[str, Mapping[str, Iterable[str]]],
+) -> frozenset[VariantProperty]:
     return frozenset(
         VariantProperty(ns, feature, value)
         for ns, features in tree.items()

@@ -134,8 +134,10 @@ def _check_provider(ns: str, table: Any) -> dict[str, Any]:
             fkey = f"{key}.static-properties.{feature}"
             if not NAME_RE.match(feature):
                 raise ConfigError(f"feature name must match {NAME_RE.pattern}", key=fkey)
-            if not isinstance(values, list) or not values or not all(
-                isinstance(v, str) and re.match(r"^[a-z0-9_.]+$", v) for v in values
+            if (
+                not isinstance(values, list)
+                or not values
+                or not all(isinstance(v, str) and re.match(r"^[a-z0-9_.]+$", v) for v in values)
             ):
                 raise ConfigError(
                     "must be a non-empty list of values matching ^[a-z0-9_.]+$", key=fkey
@@ -184,7 +186,7 @@ def resolve_variant_metadata(
                     "`static-properties`; polywheel fills in providers only for "
                     + ", ".join(sorted(KNOWN_PROVIDERS)),
                 )
-            providers[ns] = {k: v for k, v in KNOWN_PROVIDERS[ns].items()}
+            providers[ns] = dict(KNOWN_PROVIDERS[ns])
 
     priorities = table.get("default-priorities")
     if priorities is None:

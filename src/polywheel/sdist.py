@@ -34,10 +34,19 @@ def finish_sdist(project: Project, sdist: Path) -> None:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as dst:
         for member, data in members:
-            if data is not None and member.name.count("/") == 1 and member.name.endswith("/PKG-INFO"):
-                data = _mark_dynamic(data)
-                member.size = len(data)
-            dst.addfile(member, io.BytesIO(data) if data is not None else None)
-    with atomic_output(sdist) as tmp, tmp.open("wb") as raw:
-        with gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=reproducible_epoch()) as gz:
-            gz.write(buffer.getvalue())
+            content = data
+            if (
+                content is not None
+                and member.name.count("/") == 1
+                and member.name.endswith("/PKG-INFO")
+            ):
+                content = _mark_dynamic(content)
+                member.size = len(content)
+            dst.addfile(member, io.BytesIO(content) if content is not None else None)
+    epoch = reproducible_epoch()
+    with (
+        atomic_output(sdist) as tmp,
+        tmp.open("wb") as raw,
+        gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=epoch) as gz,
+    ):
+        gz.write(buffer.getvalue())

@@ -50,7 +50,9 @@ def split_config_settings(
         wanted = frozenset(parse_property(p, key="-C variant") for p in props)
         match = [v.label for v in matrix.variants if frozenset(v.properties) == wanted]
         if not match:
-            described = "; ".join(f"{v.label}: {', '.join(map(str, v.properties))}" for v in matrix.variants)
+            described = "; ".join(
+                f"{v.label}: {', '.join(map(str, v.properties))}" for v in matrix.variants
+            )
             raise SelectionError(
                 f"no variant has exactly the properties {sorted(map(str, wanted))}; "
                 f"the matrix has {described or 'no variants'}",
@@ -71,7 +73,7 @@ def split_config_settings(
                     hint='add [[tool.variants.variant]] with label = "null" and no properties',
                 )
             raise SelectionError(
-                f"unknown -C variant-label {label!r}; allowed: {', '.join([*matrix.labels, ALL]) or ALL}",
+                f"unknown -C variant-label {label!r}; allowed: {', '.join([*matrix.labels, ALL])}",
                 hint=close_matches_hint(label, matrix.labels),
             )
     return Selection(tuple(dict.fromkeys(labels))), settings

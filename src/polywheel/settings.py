@@ -127,9 +127,7 @@ def _str_table(value: Any, key: str) -> dict[str, str]:
 
 def _read_options(table: Mapping[str, Any], key: str) -> BuildOptions:
     raw_props = _str_list(table.get("properties", []), f"{key}.properties")
-    props = tuple(
-        parse_property(p, key=f"{key}.properties[{i}]") for i, p in enumerate(raw_props)
-    )
+    props = tuple(parse_property(p, key=f"{key}.properties[{i}]") for i, p in enumerate(raw_props))
     if len(set(props)) != len(props):
         raise ConfigError("lists the same property twice", key=f"{key}.properties")
     env = _str_table(table.get("env", {}), f"{key}.env")
@@ -238,14 +236,15 @@ def read_settings(pyproject: Mapping[str, Any]) -> Settings:
         build_dir = f"{user_dir.rstrip('/')}/{{label}}" if user_dir else DEFAULT_BUILD_DIR
     elif not isinstance(build_dir, str) or "{label}" not in build_dir:
         raise ConfigError(
-            "must be a path template containing '{label}', so variants never share a "
-            "CMake cache",
+            "must be a path template containing '{label}', so variants never share a CMake cache",
             key="tool.variants.build-dir",
             hint="for example 'build/{wheel_tag}/{label}'",
         )
     template = table.get("label-template")
     if template is not None and not isinstance(template, str):
-        raise ConfigError("must be a string such as '{cpu}_{cuda}'", key="tool.variants.label-template")
+        raise ConfigError(
+            "must be a string such as '{cpu}_{cuda}'", key="tool.variants.label-template"
+        )
     exclude_raw = table.get("exclude", [])
     if not isinstance(exclude_raw, list) or not all(
         isinstance(e, Mapping) and e and all(isinstance(v, str) for v in e.values())

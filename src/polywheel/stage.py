@@ -45,7 +45,7 @@ class BuildInfo:
     @classmethod
     def parse(cls, text: str) -> BuildInfo:
         pairs = (line.split("=", 1) for line in text.splitlines() if "=" in line)
-        return cls({k: v for k, v in pairs})
+        return cls(dict(pairs))
 
     def list(self, key: str) -> tuple[str, ...]:
         return tuple(v for v in self.values.get(key, "").split(";") if v)
@@ -78,7 +78,9 @@ def _cache_dir() -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError:
-        path = Path(tempfile.gettempdir()) / f"polywheel-{os.getuid() if hasattr(os, 'getuid') else 0}"
+        path = (
+            Path(tempfile.gettempdir()) / f"polywheel-{os.getuid() if hasattr(os, 'getuid') else 0}"
+        )
         path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -199,7 +201,7 @@ def build_raw_wheel(
     info_path.unlink(missing_ok=True)
     cs: dict[str, str | list[str]]
     if spec is None:
-        cs, env = dict(config_settings), {}
+        cs, env = dict(config_settings), dict[str, "str | None"]()
     else:
         cs, env = _variant_inputs(project, spec, config_settings, info_path)
     cs.setdefault("wheel.reproducible", "true")
@@ -220,6 +222,8 @@ def build_raw_wheel(
             ) from None
     wheel = staging / name
     if not wheel.is_file() or wheel in before:
-        raise BuildError(f"scikit-build-core reported {name!r} but wrote no such wheel", label=label)
+        raise BuildError(
+            f"scikit-build-core reported {name!r} but wrote no such wheel", label=label
+        )
     info = BuildInfo.parse(info_path.read_text()) if info_path.is_file() else None
     return RawBuild(wheel, info)

@@ -14,9 +14,9 @@ from polywheel.providers import VariantMetadata
 __all__ = [
     "SCHEMA_PEP825",
     "SCHEMA_VARIANTLIB",
+    "check_variant_json",
     "dumps",
     "make_variant_json",
-    "check_variant_json",
 ]
 
 # One constant per format: PEP 825 says 0.x schemas are drafts and the URL will move.
@@ -57,7 +57,9 @@ def check_variant_json(doc: Any, where: str, *, expected_label: str | None = Non
         raise _fail(where, "the top level must be a JSON object")
     schema = doc.get("$schema")
     if schema not in KNOWN_SCHEMAS:
-        raise _fail(where, f"unsupported $schema {schema!r}; polywheel reads {sorted(KNOWN_SCHEMAS)}")
+        raise _fail(
+            where, f"unsupported $schema {schema!r}; polywheel reads {sorted(KNOWN_SCHEMAS)}"
+        )
     allowed = {"$schema", "default-priorities", "variants"}
     if KNOWN_SCHEMAS[schema] == "variantlib":
         allowed.add("providers")
@@ -74,31 +76,48 @@ def check_variant_json(doc: Any, where: str, *, expected_label: str | None = Non
         or len(set(namespaces)) != len(namespaces)
         or not all(isinstance(n, str) and NAME_RE.match(n) for n in namespaces)
     ):
-        raise _fail(where, "default-priorities.namespace must be a non-empty list of distinct names")
+        raise _fail(
+            where, "default-priorities.namespace must be a non-empty list of distinct names"
+        )
     variants = doc.get("variants")
     if not isinstance(variants, dict):
         raise _fail(where, "`variants` must be an object")
     if expected_label is not None and list(variants) != [expected_label]:
-        raise _fail(where, f"`variants` must hold exactly the label {expected_label!r}, not {sorted(variants)}")
+        raise _fail(
+            where,
+            f"`variants` must hold exactly the label {expected_label!r}, not {sorted(variants)}",
+        )
     for label, tree in variants.items():
         if not LABEL_RE.match(label):
             raise _fail(where, f"label {label!r} must match {LABEL_RE.pattern}")
         if not isinstance(tree, dict):
             raise _fail(where, f"variant {label!r} must be an object")
         if (label == NULL_LABEL) != (not tree):
-            raise _fail(where, f"variant {label!r}: only 'null' may have, and must have, no properties")
+            raise _fail(
+                where, f"variant {label!r}: only 'null' may have, and must have, no properties"
+            )
         for ns, features in tree.items():
             if not NAME_RE.match(ns) or ns not in namespaces:
-                raise _fail(where, f"variant {label!r} uses namespace {ns!r}, missing from default-priorities")
+                raise _fail(
+                    where,
+                    f"variant {label!r} uses namespace {ns!r}, missing from default-priorities",
+                )
             if not isinstance(features, dict) or not features:
-                raise _fail(where, f"variant {label!r}: namespace {ns!r} must map features to values")
+                raise _fail(
+                    where, f"variant {label!r}: namespace {ns!r} must map features to values"
+                )
             for feature, values in features.items():
                 if not NAME_RE.match(feature) or not isinstance(values, list) or not values:
-                    raise _fail(where, f"variant {label!r}: {ns} :: {feature} must be a non-empty list")
+                    raise _fail(
+                        where, f"variant {label!r}: {ns} :: {feature} must be a non-empty list"
+                    )
                 if not all(isinstance(v, str) and VALUE_RE.match(v) for v in values):
                     raise _fail(where, f"variant {label!r}: {ns} :: {feature} has an invalid value")
                 if values != sorted(set(values)):
-                    raise _fail(where, f"variant {label!r}: values of {ns} :: {feature} must be sorted and unique")
+                    raise _fail(
+                        where,
+                        f"variant {label!r}: values of {ns} :: {feature} must be sorted and unique",
+                    )
     if "providers" in doc:
         providers = doc["providers"]
         if not isinstance(providers, dict) or sorted(providers) != sorted(namespaces):

@@ -1,1 +1,3 @@
 from cuda_small._core import backend
+
+__all__ = ["backend"]
