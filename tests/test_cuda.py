@@ -48,12 +48,16 @@ def test_gpu_matrix(copy_project: Callable[[str], Path], tmp_path: Path) -> None
     # The plain wheel is the null variant's build: CPU only.
     (plain,) = [p for p in (project / "dist").glob("*.whl") if p.name.count("-") == 4]
     assert call_in_wheel(plain, tmp_path, "__import__('cuda_small').backend()") == "cpu"
-    if shutil.which("cuobjdump"):
+    nvcc = shutil.which("nvcc")
+    cuobjdump = shutil.which("cuobjdump") or (
+        nvcc and str(Path(nvcc).resolve().parent / "cuobjdump")
+    )
+    if cuobjdump and Path(cuobjdump).is_file():
         for label, arch in (("sm80", "sm_80"), ("sm90", "sm_90")):
             target = tmp_path / wheels[label].name.removesuffix(".whl")
             (so,) = target.glob("cuda_small/*.so")
             listing = subprocess.run(
-                ["cuobjdump", "--list-elf", str(so)], capture_output=True, text=True, check=True
+                [cuobjdump, "--list-elf", str(so)], capture_output=True, text=True, check=True
             ).stdout
             assert arch in listing, listing
             other = "sm_90" if arch == "sm_80" else "sm_80"
