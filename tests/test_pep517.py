@@ -133,3 +133,16 @@ def test_editable_install(copy_project: Callable[[str], Path], tmp_path: Path) -
     name = hooks.build_editable(str(out), config_settings={"variant-label": "x86_64_v3"})
     assert name.endswith("-linux_x86_64.whl"), "editable wheels carry no label"
     assert variant_json(out / name) is None
+
+
+def test_sdist_marks_requires_dist_dynamic(copy_project: Callable[[str], Path]) -> None:
+    import tarfile
+
+    project = copy_project("simple_c")
+    build(project, "--sdist")
+    with tarfile.open(project / "dist" / "simple_c-0.1.0.tar.gz") as tar:
+        pkg_info = tar.extractfile("simple_c-0.1.0/PKG-INFO")
+        assert pkg_info is not None
+        text = pkg_info.read().decode()
+    # The x86_64_v4 variant adds a dependency the sdist cannot know about.
+    assert "Dynamic: Requires-Dist" in text.split("\n\n", 1)[0]

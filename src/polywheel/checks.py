@@ -57,6 +57,9 @@ def verified_properties(
             "the variant declares nvidia :: sm_arch, but the CMake project never enabled "
             "the CUDA language, so the wheel holds no GPU code",
             label=label,
+            hint="is a CUDA toolkit installed? CMake looks at CUDACXX, PATH and "
+            "/usr/local/cuda; the project must enable CUDA when CMAKE_CUDA_ARCHITECTURES "
+            "is given",
         )
     reported = info.list("cuda_architectures")
     if not _same_archs(reported, spec.cuda_architectures):
