@@ -95,28 +95,29 @@ def build_sdist(
         return str(name)
 
 
+def _requires(hook: str, config_settings: dict[str, str | list[str]] | None) -> list[str]:
+    """scikit-build-core's answer, asked without polywheel's own keys (it rejects them)."""
+    with _boundary():
+        _project, _selection, rest = _load(config_settings)
+        return list(getattr(_skbuild, hook)(rest))
+
+
 def get_requires_for_build_wheel(
     config_settings: dict[str, str | list[str]] | None = None,
 ) -> list[str]:
-    with _boundary():
-        _project, _selection, rest = _load(config_settings)
-        return list(_skbuild.get_requires_for_build_wheel(rest))
+    return _requires("get_requires_for_build_wheel", config_settings)
 
 
 def get_requires_for_build_editable(
     config_settings: dict[str, str | list[str]] | None = None,
 ) -> list[str]:
-    with _boundary():
-        _project, _selection, rest = _load(config_settings)
-        return list(_skbuild.get_requires_for_build_editable(rest))
+    return _requires("get_requires_for_build_editable", config_settings)
 
 
 def get_requires_for_build_sdist(
     config_settings: dict[str, str | list[str]] | None = None,
 ) -> list[str]:
-    with _boundary():
-        _project, _selection, rest = _load(config_settings)
-        return list(_skbuild.get_requires_for_build_sdist(rest))
+    return _requires("get_requires_for_build_sdist", config_settings)
 
 
 def _prepare(
