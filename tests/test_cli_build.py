@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,55 @@ def test_polywheel_index_command(simple_build: tuple[Path, Path, str], tmp_path:
     assert (folder / "simple_c-0.1.0-variants.json").read_bytes() == (
         dist / "simple_c-0.1.0-variants.json"
     ).read_bytes()
+
+
+def test_defines_from_pyproject_and_variant_both_reach_cmake(
+    copy_project: Callable[[str], Path],
+) -> None:
+    project = copy_project("simple_c")
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text().replace(
+        'build-dir = "build/{wheel_tag}"',
+        'build-dir = "build/{wheel_tag}"\ncmake.define = { FROM_TOML = "toml" }',
+    )
+    text = text.replace(
+        'label = "x86_64_v3"\n', 'label = "x86_64_v3"\ncmake-define = { FROM_VARIANT = "v" }\n'
+    )
+    pyproject.write_text(text)
+    cmake = project / "CMakeLists.txt"
+    cmake.write_text(cmake.read_text() + 'message(STATUS "seen: ${FROM_TOML} ${FROM_VARIANT}")\n')
+    polywheel("build", "-o", "dist", "--variant", "x86_64_v3", cwd=project)
+    log = (project / "build" / "polywheel-logs" / "x86_64_v3.log").read_text()
+    assert "seen: toml v" in log
+
+
+def test_strict_pep825_format(copy_project: Callable[[str], Path]) -> None:
+    import jsonschema
+
+    project = copy_project("simple_c")
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "[[tool.variants.variant]]",
+            '[tool.variants]\nformat = "pep825"\n\n[[tool.variants.variant]]',
+            1,
+        )
+    )
+    polywheel("build", "-o", "dist", cwd=project)
+    schema = json.loads((Path(__file__).parent / "schemas" / "pep825-v0.1.1.json").read_text())
+    index = json.loads((project / "dist" / "simple_c-0.1.0-variants.json").read_text())
+    jsonschema.validate(index, schema)
+    assert index["$schema"] == "https://variants-schema.wheelnext.dev/peps/825/v0.1.1.json"
+    for wheel in (project / "dist").glob("*-x86_64_v?.whl"):
+        doc = variant_json(wheel)
+        jsonschema.validate(doc, schema)
+        assert doc is not None and set(doc) == {"$schema", "default-priorities", "variants"}
+
+
+def test_relative_project_and_output_paths(copy_project: Callable[[str], Path]) -> None:
+    project = copy_project("simple_c")
+    # As in the README: run from elsewhere, with both paths relative to the cwd.
+    polywheel("build", project.name, "-o", "out", "--variant", "x86_64_v3", cwd=project.parent)
+    (wheel,) = (project.parent / "out").glob("*.whl")
+    assert wheel.name.endswith("-x86_64_v3.whl")
+    assert not (project / "out").exists()

@@ -169,6 +169,8 @@ def build_matrix(
 ) -> MatrixResult:
     """Build the selected variants (default: all), the plain wheel and the index."""
     matrix = project.matrix
+    # Workers run in the project folder, so every path handed to them is absolute.
+    out_dir = out_dir.resolve()
     specs = [matrix.get(label) for label in labels] if labels else list(matrix.variants)
     config = dict(config_settings or {})
     log_dir = project.root / "build" / "polywheel-logs"

@@ -97,6 +97,7 @@ def build_selection(
     Nothing lands in `wheel_directory` unless every requested wheel succeeded.
     """
     matrix = project.matrix
+    wheel_directory = wheel_directory.resolve()
     with staging_dir(wheel_directory) as staging:
         finished: list[Path] = []
         if selection.plain or editable:
