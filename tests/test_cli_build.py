@@ -218,3 +218,32 @@ def test_relative_project_and_output_paths(copy_project: Callable[[str], Path]) 
     (wheel,) = (project.parent / "out").glob("*.whl")
     assert wheel.name.endswith("-x86_64_v3.whl")
     assert not (project / "out").exists()
+
+
+def test_project_without_variants_gets_its_plain_wheel(copy_project: Callable[[str], Path]) -> None:
+    project = copy_project("simple_c")
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().split("[[tool.variants.variant]]")[0])
+    proc = polywheel("build", "-o", "dist", cwd=project)
+    (wheel,) = (project / "dist").glob("*.whl")
+    assert wheel.name.endswith("-linux_x86_64.whl") and variant_json(wheel) is None
+    assert not list((project / "dist").glob("*.json"))
+    assert "(plain)" in proc.stdout
+
+
+def test_cli_rejects_pep517_selection_keys_and_dedupes(copy_project: Callable[[str], Path]) -> None:
+    project = copy_project("simple_c")
+    proc = polywheel("build", "-C", "variant-label=x86_64_v3", cwd=project, check=False)
+    assert proc.returncode == 1 and "--variant LABEL" in proc.stderr
+    polywheel("build", "-o", "d", "--variant", "x86_64_v3", "--variant", "x86_64_v3", cwd=project)
+    assert len(list((project / "d").glob("*.whl"))) == 1
+
+
+def test_outputs_have_ordinary_permissions(simple_build: tuple[Path, Path, str]) -> None:
+    import os
+
+    _root, dist, _out = simple_build
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in dist.iterdir():
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path

@@ -77,7 +77,7 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
         flags = row["compile_options"]
         print("  compiler flags: " + (" ".join(flags["gnu"] + flags["extra"]) or "(none)"))
         if flags["msvc"]:
-            print("  MSVC flags:     " + " ".join(flags["msvc"]))
+            print("  MSVC flags:     " + " ".join(flags["msvc"] + flags["extra"]))
         if row["cmake_define"]:
             print(
                 "  CMake defines:  "
@@ -100,26 +100,39 @@ def _size(path: Path | None) -> str:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
+    from polywheel.errors import SelectionError
     from polywheel.orchestrator import build_matrix
     from polywheel.project import load_project
+    from polywheel.selection import OWN_KEYS
 
     project = load_project(Path(args.path))
     out = Path(args.outdir)
+    config = _config_settings(args.config_setting or ())
+    own = sorted(set(config) & set(OWN_KEYS))
+    if own:
+        raise SelectionError(
+            f"-C {own[0]} selects variants in PEP 517 builds; `polywheel build` takes "
+            "--variant LABEL instead (and builds every variant by default)"
+        )
     result = build_matrix(
         project,
         out,
         labels=args.variant or (),
         jobs=args.jobs,
         plain=not args.no_plain,
-        config_settings=_config_settings(args.config_setting or ()),
+        config_settings=config,
         emit=lambda line: print(line, flush=True),
     )
     rows = [("label", "wheel", "size", "time")]
     for item in result.variants:
-        wheel = item.wheel.name if item.wheel else f"FAILED (log: {item.log})"
-        rows.append((item.label, wheel, _size(item.wheel), f"{item.seconds:.1f}s"))
+        if item.error:
+            rows.append((item.label, f"FAILED (log: {item.log})", "-", f"{item.seconds:.1f}s"))
+            continue
+        if item.wheel:
+            rows.append((item.label, item.wheel.name, _size(item.wheel), f"{item.seconds:.1f}s"))
         if item.plain:
-            rows.append(("(plain)", item.plain.name, _size(item.plain), "reused"))
+            reused = "reused" if item.wheel else f"{item.seconds:.1f}s"
+            rows.append(("(plain)", item.plain.name, _size(item.plain), reused))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     print()
     for i, row in enumerate(rows):
@@ -172,7 +185,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="polywheel", description="Build variant wheels of CMake projects."
     )
     parser.add_argument("--version", action="version", version=f"polywheel {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{matrix,build,index}")
 
     matrix = sub.add_parser("matrix", help="print the expanded variant matrix")
     matrix.add_argument("path", nargs="?", default=".", help="project folder (default: .)")
@@ -204,7 +217,7 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("folder")
     index.set_defaults(func=_cmd_index)
 
-    worker = sub.add_parser("_worker", help=argparse.SUPPRESS)
+    worker = sub.add_parser("_worker")
     worker.add_argument("root")
     worker.add_argument("label")
     worker.add_argument("staging")

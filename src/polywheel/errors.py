@@ -57,6 +57,7 @@ class BuildError(PolywheelError):
     ) -> None:
         prefix = f"variant {label!r}: " if label else ""
         super().__init__(prefix + message, hint=hint)
+        self.reason = message
         self.label = label
         self.log = log
 

@@ -22,6 +22,8 @@ __all__ = [
 
 _MSVC_X86 = {"v1": (), "v2": ("/arch:SSE4.2",), "v3": ("/arch:AVX2",), "v4": ("/arch:AVX512",)}
 _CMAKE_ARCH_RE = re.compile(r"^([1-9][0-9]*[0-9])(?:-(real|virtual))?$")
+SM_ARCH_RE = re.compile(r"^[1-9][0-9]*[0-9]_(real|virtual)$")
+_AARCH64_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)a$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +51,10 @@ def _single(props: list[VariantProperty], key: str) -> str:
 
 def aarch64_march(version: str) -> str:
     """'8.2a' → 'armv8.2-a', '8a' and '8.0a' → 'armv8-a', '9.0a' → 'armv9-a'."""
-    number = version[:-1]
+    match = _AARCH64_RE.match(version)
+    if not match:
+        raise ValueError(version)
+    number = match.group(1)
     if number.endswith(".0"):
         number = number[:-2]
     return f"-march=armv{number}-a"
@@ -65,10 +70,22 @@ def compiler_flags(
     msvc: list[str] = []
     if ("x86_64", "level") in by_feature:
         level = _single(by_feature["x86_64", "level"], key)
+        if level not in _MSVC_X86:
+            raise ConfigError(
+                f"polywheel knows compiler flags for x86_64 levels {', '.join(_MSVC_X86)}, "
+                f"not {level!r}",
+                key=key,
+            )
         gnu.append("-march=x86-64" if level == "v1" else f"-march=x86-64-{level}")
         msvc.extend(_MSVC_X86[level])
     if ("aarch64", "version") in by_feature:
-        gnu.append(aarch64_march(_single(by_feature["aarch64", "version"], key)))
+        version = _single(by_feature["aarch64", "version"], key)
+        try:
+            gnu.append(aarch64_march(version))
+        except ValueError:
+            raise ConfigError(
+                f"aarch64 version {version!r} is not like '8.2a' or '9.0a'", key=key
+            ) from None
     return CompilerFlags(tuple(gnu), tuple(msvc), tuple(extra))
 
 

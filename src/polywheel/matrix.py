@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 
 from polywheel.errors import ConfigError, SelectionError, close_matches_hint
 from polywheel.flags import (
+    SM_ARCH_RE,
     CompilerFlags,
     compiler_flags,
     cuda_archs_to_properties,
@@ -179,7 +180,9 @@ def _product(settings: Settings) -> list[tuple[str, BuildOptions, str]]:
     return result
 
 
-def _spec(label: str, opts: BuildOptions, key: str, max_label_length: int) -> VariantSpec:
+def _spec(
+    label: str, opts: BuildOptions, key: str, label_key: str, max_label_length: int
+) -> VariantSpec:
     props = set(opts.properties)
     archs: tuple[str, ...] = ()
     sm_props = {p for p in props if p.namespace == "nvidia" and p.feature == "sm_arch"}
@@ -195,6 +198,12 @@ def _spec(label: str, opts: BuildOptions, key: str, max_label_length: int) -> Va
             )
         props |= derived
         sm_props = set(derived)
+    for prop in sm_props:
+        if not SM_ARCH_RE.match(prop.value):
+            raise ConfigError(
+                f"property '{prop}': sm_arch values look like '90_real' or '90_virtual'",
+                key=f"{key}.properties",
+            )
     if sm_props:
         archs = properties_to_cuda_archs(sm_props)
     has_nvidia = any(p.namespace == "nvidia" for p in props)
@@ -204,6 +213,12 @@ def _spec(label: str, opts: BuildOptions, key: str, max_label_length: int) -> Va
             "`cuda = false` contradicts the variant's `nvidia :: sm_arch` properties",
             key=f"{key}.cuda",
         )
+    if cuda and not sm_props:
+        raise ConfigError(
+            "`cuda = true` needs `cuda-architectures` (or `nvidia :: sm_arch` properties): "
+            "a GPU build must say which architectures it targets",
+            key=f"{key}.cuda",
+        )
     if has_nvidia and not sm_props:
         raise ConfigError(
             "nvidia properties need `nvidia :: sm_arch` (or `cuda-architectures`): "
@@ -211,12 +226,12 @@ def _spec(label: str, opts: BuildOptions, key: str, max_label_length: int) -> Va
             key=key,
         )
     ordered = tuple(sorted(props))
-    check_label(label, key=key, property_count=len(ordered), max_length=max_label_length)
-    flags = compiler_flags(ordered, opts.compile_options, key=key)
+    check_label(label, key=label_key, property_count=len(ordered), max_length=max_label_length)
     return VariantSpec(
         label=label,
         properties=ordered,
-        flags=flags,
+        # Completed by expand_matrix once the property values are known to be valid.
+        flags=CompilerFlags(extra=opts.compile_options),
         cmake_define=dict(opts.cmake_define),
         cmake_args=opts.cmake_args,
         env=dict(opts.env),
@@ -260,13 +275,16 @@ def _pick_plain(settings: Settings, variants: tuple[VariantSpec, ...]) -> Varian
 
 
 def expand_matrix(settings: Settings) -> Matrix:
-    declared = [(v.label, v.options, v.key) for v in settings.variants]
-    raw = declared + _product(settings)
+    declared = [(v.label, v.options, v.key, f"{v.key}.label") for v in settings.variants]
+    label_key = "tool.variants.label-template" if settings.label_template else None
+    raw = declared + [
+        (label, opts, key, label_key or key) for label, opts, key in _product(settings)
+    ]
     variants: list[VariantSpec] = []
     seen_labels: dict[str, str] = {}
     seen_props: dict[frozenset[VariantProperty], str] = {}
-    for label, opts, key in raw:
-        spec = _spec(label, opts, key, settings.max_label_length)
+    for label, opts, key, key_of_label in raw:
+        spec = _spec(label, opts, key, key_of_label, settings.max_label_length)
         if label in seen_labels:
             raise ConfigError(
                 f"label {label!r} is used twice (also by `{seen_labels[label]}`); a label "
@@ -289,9 +307,11 @@ def expand_matrix(settings: Settings) -> Matrix:
     if any(v.adds_cuda_lower_bound for v in variants) and "nvidia" not in used:
         used.append("nvidia")
     metadata = resolve_variant_metadata(settings.variant_table, used)
-    for spec in variants:
-        for i, prop in enumerate(spec.properties):
-            check_property_values(prop, metadata.providers, key=f"{spec.key} (property {i})")
+    for i, spec in enumerate(variants):
+        for prop in spec.properties:
+            check_property_values(prop, metadata.providers, key=f"{spec.key}.properties")
+        flags = compiler_flags(spec.properties, spec.flags.extra, key=f"{spec.key}.properties")
+        variants[i] = dataclasses.replace(spec, flags=flags)
     if variants and not metadata.namespaces:
         raise ConfigError(
             "the matrix has only the null variant, and PEP 825 needs at least one "

@@ -103,7 +103,8 @@ def _worker_command(
 
 def _run_worker(
     project: Project,
-    spec: VariantSpec,
+    name: str,
+    spec: VariantSpec | None,
     staging: Path,
     jobs: int,
     config: Mapping[str, str | list[str]],
@@ -120,7 +121,7 @@ def _run_worker(
     with (
         log.open("w") as log_file,
         subprocess.Popen(
-            _worker_command(project, spec.label, staging, jobs, config),
+            _worker_command(project, spec.label if spec else "", staging, jobs, config),
             cwd=project.root,
             env=env,
             stdout=subprocess.PIPE,
@@ -137,12 +138,14 @@ def _run_worker(
             log_file.write(line)
             for marker, phase in _PHASES.items():
                 if line.startswith(marker):
-                    progress.say(spec.label, phase)
+                    progress.say(name, phase)
         code = proc.wait()
     if code != 0 or result is None:
         message = result.get("error") if result else None
         raise BuildError(
-            message or f"the build failed (exit status {code})", label=spec.label, log=str(log)
+            message or f"the build failed (exit status {code})",
+            label=spec.label if spec else None,
+            log=str(log),
         )
     info_path = Path(result["info"])
     info = BuildInfo.parse(info_path.read_text()) if info_path.is_file() else None
@@ -171,7 +174,12 @@ def build_matrix(
     matrix = project.matrix
     # Workers run in the project folder, so every path handed to them is absolute.
     out_dir = out_dir.resolve()
-    specs = [matrix.get(label) for label in labels] if labels else list(matrix.variants)
+    chosen = list(dict.fromkeys(labels))
+    specs: list[VariantSpec | None] = (
+        [matrix.get(label) for label in chosen] if chosen else list(matrix.variants)
+    )
+    if not matrix.variants:
+        specs = [None]  # no matrix: just the plain wheel, through the same machinery
     config = dict(config_settings or {})
     log_dir = project.root / "build" / "polywheel-logs"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -181,39 +189,41 @@ def build_matrix(
         f"{concurrent} at a time with {per_build} compile job(s) each"
     )
     progress = _Progress(len(specs), emit)
-    results = {
-        spec.label: VariantResult(spec.label, log=log_dir / f"{spec.label}.log") for spec in specs
-    }
+    names = [spec.label if spec else "plain" for spec in specs]
+    results = {name: VariantResult(name, log=log_dir / f"{name}.log") for name in names}
 
     with staging_dir(out_dir) as staging:
 
-        def one(spec: VariantSpec) -> None:
-            result = results[spec.label]
+        def one(name: str, spec: VariantSpec | None) -> None:
+            result = results[name]
             assert result.log is not None
             start = time.monotonic()
-            progress.say(spec.label, "start")
+            progress.say(name, "start")
             try:
                 raw = _run_worker(
-                    project, spec, staging / spec.label, per_build, config, result.log, progress
+                    project, name, spec, staging / name, per_build, config, result.log, progress
                 )
-                result.wheel = finish_variant(project, spec, raw, out_dir)
-                if plain and matrix.plain is not None and spec.label == matrix.plain.label:
-                    result.plain = finish_plain(spec, raw, out_dir)
+                if spec is None:
+                    result.plain = finish_plain(None, raw, out_dir)
+                else:
+                    result.wheel = finish_variant(project, spec, raw, out_dir)
+                    if plain and matrix.plain is not None and spec.label == matrix.plain.label:
+                        result.plain = finish_plain(spec, raw, out_dir)
             except PolywheelError as exc:
                 result.error = str(exc)
             result.seconds = time.monotonic() - start
             if result.error:
-                progress.say(spec.label, f"FAILED after {result.seconds:.1f}s (log: {result.log})")
+                progress.say(name, f"FAILED after {result.seconds:.1f}s (log: {result.log})")
                 emit(_tail(result.log))
             else:
-                progress.say(spec.label, f"done in {result.seconds:.1f}s")
+                progress.say(name, f"done in {result.seconds:.1f}s")
 
         with ThreadPoolExecutor(max_workers=concurrent) as pool:
-            list(pool.map(one, specs))
+            list(pool.map(one, names, specs))
 
-    ordered = [results[spec.label] for spec in specs]
+    ordered = [results[name] for name in names]
     indexes: list[Path] = []
-    if all(r.error is None for r in ordered) and specs:
+    if all(r.error is None for r in ordered) and matrix.variants:
         indexes = write_indexes(out_dir)
     return MatrixResult(ordered, indexes)
 
@@ -227,10 +237,11 @@ def run_worker(
 
     try:
         project = load_project(root)
-        spec = project.matrix.get(label)
+        spec = project.matrix.get(label) if label else None
         raw = build_raw_wheel(project, spec, staging, config_settings=config, jobs=jobs)
     except PolywheelError as exc:
-        print(RESULT_PREFIX + json.dumps({"error": str(exc)}), flush=True)
+        reason = exc.reason if isinstance(exc, BuildError) else str(exc)
+        print(RESULT_PREFIX + json.dumps({"error": reason}), flush=True)
         return 1
     print(
         RESULT_PREFIX

@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from polywheel.errors import ConfigError, close_matches_hint
+from polywheel.flags import SM_ARCH_RE
 from polywheel.properties import NAME_RE, VariantProperty
 
 __all__ = [
@@ -22,7 +23,7 @@ __all__ = [
 ]
 
 # Package names are the ones uv 0.13 vendors; a provider it does not know is skipped and
-# every wheel of that namespace becomes unselectable (see docs/installers.md).
+# every wheel of that namespace becomes unselectable (see docs/configuration.md).
 KNOWN_PROVIDERS: Mapping[str, Mapping[str, Any]] = {
     "nvidia": {
         "requires": ["nvidia-variant-provider"],
@@ -51,7 +52,6 @@ AARCH64_VERSIONS = (
     "8a", "8.1a", "8.2a", "8.3a", "8.4a", "8.5a", "8.6a", "8.7a", "8.8a", "8.9a",
     "9.0a", "9.1a", "9.2a", "9.3a", "9.4a", "9.5a",
 )  # fmt: skip
-_SM_ARCH_RE = re.compile(r"^[1-9][0-9]*[0-9]_(real|virtual)$")
 _CUDA_VERSION_RE = re.compile(r"^[1-9][0-9]*(\.[0-9]+)?$")
 
 
@@ -88,11 +88,17 @@ def _check_provider(ns: str, table: Any) -> dict[str, Any]:
     for name in table:
         if name not in _PROVIDER_KEYS:
             hint = close_matches_hint(name, _PROVIDER_KEYS)
-            if name in ("enable-if", "install-time", "plugin-use", "build-requires", "builtin"):
+            if name in ("enable-if", "install-time", "plugin-use"):
                 hint = (
-                    f"`{name}` is not read by uv 0.13 or variantlib 0.2.2; polywheel supports "
-                    "`requires` (+ `plugin-api`) for install-time providers and "
-                    "`static-properties` (+ `feature-order`) for static ones"
+                    f"`{name}` belongs to the older PEP 817 format (schema v0.0.3), which "
+                    "variantlib 0.2.2 and uv 0.13 reject; use `requires` (+ `plugin-api`) "
+                    "or `static-properties` (+ `feature-order`)"
+                )
+            elif name in ("build-requires", "builtin"):
+                hint = (
+                    "polywheel runs no provider plugins at build time, so ahead-of-time "
+                    f"(`{name}`) providers are not supported yet; list their values in "
+                    "`static-properties` instead"
                 )
             raise ConfigError(
                 f"unknown key {name!r}; allowed: {', '.join(_PROVIDER_KEYS)}",
@@ -286,7 +292,7 @@ def check_property_values(
         allowed_values = AARCH64_VERSIONS if feature == "version" else ("on",)
     elif ns == "nvidia":
         if feature == "sm_arch":
-            pattern = _SM_ARCH_RE
+            pattern = SM_ARCH_RE
         elif feature in ("cuda_version_lower_bound", "cuda_version_upper_bound"):
             pattern = _CUDA_VERSION_RE
         else:

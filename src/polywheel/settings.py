@@ -102,8 +102,6 @@ def _unknown_keys(table: Mapping[str, Any], allowed: tuple[str, ...], prefix: st
 
 
 def _str_list(value: Any, key: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError("must be a list of strings", key=key)
     return tuple(value)
@@ -130,7 +128,9 @@ def _read_options(table: Mapping[str, Any], key: str) -> BuildOptions:
     props = tuple(parse_property(p, key=f"{key}.properties[{i}]") for i, p in enumerate(raw_props))
     if len(set(props)) != len(props):
         raise ConfigError("lists the same property twice", key=f"{key}.properties")
-    env = _str_table(table.get("env", {}), f"{key}.env")
+    env = table.get("env", {})
+    if not isinstance(env, Mapping) or not all(isinstance(v, str) for v in env.values()):
+        raise ConfigError("must be a table of strings", key=f"{key}.env")
     cuda = table.get("cuda")
     if cuda is not None and not isinstance(cuda, bool):
         raise ConfigError("must be true or false", key=f"{key}.cuda")
@@ -140,12 +140,16 @@ def _read_options(table: Mapping[str, Any], key: str) -> BuildOptions:
         cmake_define=_str_table(table.get("cmake-define", {}), f"{key}.cmake-define"),
         cmake_args=_str_list(table.get("cmake-args", []), f"{key}.cmake-args"),
         compile_options=_str_list(table.get("compile-options", []), f"{key}.compile-options"),
-        env=env,
+        env=dict(env),
         dependencies=_str_list(table.get("dependencies", []), f"{key}.dependencies"),
         cuda_architectures=None
         if archs is None
         else tuple(
-            a for item in _str_list(archs, f"{key}.cuda-architectures") for a in item.split(";")
+            a
+            for item in (
+                [archs] if isinstance(archs, str) else _str_list(archs, f"{key}.cuda-architectures")
+            )
+            for a in item.split(";")
         ),
         cuda=cuda,
     )
@@ -167,7 +171,7 @@ def _read_variants(raw: Any) -> tuple[DeclaredVariant, ...]:
         label = table.get("label")
         if not isinstance(label, str):
             raise ConfigError("every variant needs a `label` string", key=f"{key}.label")
-        variants.append(DeclaredVariant(label, _read_options(table, key), f"{key}.label"))
+        variants.append(DeclaredVariant(label, _read_options(table, key), key))
     return tuple(variants)
 
 

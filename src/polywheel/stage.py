@@ -217,7 +217,7 @@ def build_raw_wheel(
             name = hook(str(staging), cs, None)
         except SystemExit as exc:
             raise BuildError(
-                f"scikit-build-core stopped with exit status {exc.code} (see its output above)",
+                f"scikit-build-core stopped with exit status {exc.code} (see the build output)",
                 label=label,
             ) from None
     wheel = staging / name

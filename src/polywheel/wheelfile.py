@@ -108,6 +108,10 @@ def atomic_output(final: Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp creates 0600 files; published artefacts get the usual umask-based mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp_path.chmod(0o666 & ~umask)
         tmp_path.replace(final)
     finally:
         tmp_path.unlink(missing_ok=True)
