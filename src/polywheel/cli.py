@@ -100,6 +100,7 @@ def _size(path: Path | None) -> str:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
+    from polywheel.checker import check_paths
     from polywheel.errors import SelectionError
     from polywheel.orchestrator import build_matrix
     from polywheel.project import load_project
@@ -141,6 +142,19 @@ def _cmd_build(args: argparse.Namespace) -> int:
             print("  ".join("-" * w for w in widths))
     for index in result.indexes:
         print(f"\nindex: {index}")
+    built = [p for v in result.variants for p in (v.wheel, v.plain) if p is not None]
+    if built:
+        findings = check_paths([*built, *result.indexes])
+        errors = [f for f in findings if f.is_error]
+        for finding in errors:
+            print(f"polywheel: check: {finding}", file=sys.stderr)
+        warnings = len(findings) - len(errors)
+        print(
+            f"check: {len(built)} wheel(s), {len(result.indexes)} index file(s): "
+            f"{len(errors)} error(s), {warnings} warning(s) (details: polywheel check {out})"
+        )
+        if errors:
+            return 1
     if not result.ok:
         failed = [v for v in result.variants if v.error]
         for item in failed:
@@ -168,6 +182,22 @@ def _cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    from polywheel.checker import check_paths
+
+    paths = [Path(p) for p in args.paths]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise PolywheelError(f"no such file or folder: {', '.join(missing)}")
+    findings = check_paths(paths)
+    for finding in findings:
+        if finding.is_error or not args.errors_only:
+            print(finding)
+    errors = sum(f.is_error for f in findings)
+    print(f"{errors} error(s), {len(findings) - errors} warning(s)", file=sys.stderr)
+    return 1 if errors else 0
+
+
 def _cmd_worker(args: argparse.Namespace) -> int:
     from polywheel.orchestrator import run_worker
 
@@ -185,7 +215,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="polywheel", description="Build variant wheels of CMake projects."
     )
     parser.add_argument("--version", action="version", version=f"polywheel {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{matrix,build,index}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{matrix,build,index,check}")
 
     matrix = sub.add_parser("matrix", help="print the expanded variant matrix")
     matrix.add_argument("path", nargs="?", default=".", help="project folder (default: .)")
@@ -216,6 +246,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     index.add_argument("folder")
     index.set_defaults(func=_cmd_index)
+
+    check = sub.add_parser(
+        "check", help="check wheels, folders and index files against the PEP 825 rules"
+    )
+    check.add_argument("paths", nargs="+", metavar="PATH")
+    check.add_argument("--errors-only", action="store_true", help="do not print warnings")
+    check.set_defaults(func=_cmd_check)
 
     worker = sub.add_parser("_worker")
     worker.add_argument("root")

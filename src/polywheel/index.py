@@ -11,6 +11,7 @@ from packaging.utils import canonicalize_name
 
 from polywheel.errors import IndexMergeError, WheelFormatError
 from polywheel.filename import parse_wheel_name
+from polywheel.rules import merge_problems
 from polywheel.variant_json import check_variant_json, dumps
 from polywheel.wheelfile import atomic_output, read_dist_info
 
@@ -39,46 +40,12 @@ def read_wheel_variant_json(wheel: Path) -> dict[str, Any]:
 
 def merge_variant_jsons(docs: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """Apply PEP 825's merge rules; the result does not depend on the input order."""
-    merged: dict[str, Any] | None = None
-    origin: dict[str, str] = {}
-    first = ""
-    for source, doc in sorted(docs, key=lambda item: item[0]):
-        if merged is None:
-            merged = json.loads(json.dumps(doc))
-            origin = dict.fromkeys(doc["variants"], source)
-            first = source
-            continue
-        if doc["$schema"] != merged["$schema"]:
-            raise IndexMergeError(
-                f"{source} uses $schema {doc['$schema']} but {first} uses {merged['$schema']}"
-            )
-        ours, theirs = (
-            merged["default-priorities"]["namespace"],
-            doc["default-priorities"]["namespace"],
-        )
-        shorter, longer = sorted((ours, theirs), key=len)
-        if longer[: len(shorter)] != shorter:
-            raise IndexMergeError(
-                f"default-priorities.namespace of {source} {theirs} and of {first} {ours} "
-                "differ: one list must start with the other"
-            )
-        merged["default-priorities"]["namespace"] = list(longer)
-        for ns, provider in doc.get("providers", {}).items():
-            existing = merged.setdefault("providers", {}).setdefault(ns, provider)
-            if existing != provider:
-                raise IndexMergeError(f"provider {ns!r} differs between {source} and {first}")
-        for label, props in doc["variants"].items():
-            if label in merged["variants"] and merged["variants"][label] != props:
-                raise IndexMergeError(
-                    f"label {label!r} means {props} in {source} but "
-                    f"{merged['variants'][label]} in {origin[label]}; a label must name the "
-                    "same properties in every wheel of a release"
-                )
-            merged["variants"].setdefault(label, props)
-            origin.setdefault(label, source)
+    merged, problems = merge_problems(docs)
+    errors = [p for p in problems if p.severity == "E"]
+    if errors:
+        raise IndexMergeError(str(errors[0]))
     if merged is None:
         raise IndexMergeError("no variant wheels to index")
-    merged["variants"] = dict(sorted(merged["variants"].items()))
     return merged
 
 
