@@ -198,6 +198,24 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def _cmd_relabel(args: argparse.Namespace) -> int:
+    from polywheel.relabel import relabel_wheel
+
+    out = Path(args.outdir) if args.outdir else None
+    for wheel in args.wheels:
+        print(relabel_wheel(Path(wheel), out))
+    return 0
+
+
+def _cmd_repair(args: argparse.Namespace) -> int:
+    from polywheel.relabel import DEFAULT_REPAIR, repair_wheel
+
+    command = args.command_args or DEFAULT_REPAIR
+    for wheel in args.wheels:
+        print(repair_wheel(Path(wheel), Path(args.wheel_dir), command))
+    return 0
+
+
 def _cmd_worker(args: argparse.Namespace) -> int:
     from polywheel.orchestrator import run_worker
 
@@ -211,11 +229,15 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from polywheel.relabel import DEFAULT_REPAIR
+
     parser = argparse.ArgumentParser(
         prog="polywheel", description="Build variant wheels of CMake projects."
     )
     parser.add_argument("--version", action="version", version=f"polywheel {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{matrix,build,index,check}")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="{matrix,build,index,check,relabel,repair}"
+    )
 
     matrix = sub.add_parser("matrix", help="print the expanded variant matrix")
     matrix.add_argument("path", nargs="?", default=".", help="project folder (default: .)")
@@ -254,6 +276,25 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--errors-only", action="store_true", help="do not print warnings")
     check.set_defaults(func=_cmd_check)
 
+    relabel = sub.add_parser(
+        "relabel", help="rename wheels built with -C defer-label=true to their labelled names"
+    )
+    relabel.add_argument("wheels", nargs="+", metavar="WHEEL")
+    relabel.add_argument("-o", "--outdir", help="copy into this folder (default: rename in place)")
+    relabel.set_defaults(func=_cmd_relabel)
+
+    repair = sub.add_parser(
+        "repair",
+        help="strip the label, run auditwheel (or another repair tool), relabel",
+        description="Everything after -- is the repair command, with {wheel} and {dest_dir} "
+        f"placeholders (default: {DEFAULT_REPAIR}).",
+    )
+    repair.add_argument("wheels", nargs="+", metavar="WHEEL")
+    repair.add_argument(
+        "-w", "--wheel-dir", default="wheelhouse", help="output (default: wheelhouse)"
+    )
+    repair.set_defaults(func=_cmd_repair, command_args=None)
+
     worker = sub.add_parser("_worker")
     worker.add_argument("root")
     worker.add_argument("label")
@@ -265,7 +306,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    tool: list[str] | None = None
+    if "--" in arguments:
+        cut = arguments.index("--")
+        arguments, tool = arguments[:cut], arguments[cut + 1 :]
+    args = _parser().parse_args(arguments)
+    if tool is not None:
+        if args.command != "repair":
+            print(
+                "polywheel: error: only `polywheel repair` takes a command after --",
+                file=sys.stderr,
+            )
+            return 2
+        args.command_args = tool
     try:
         return int(args.func(args))
     except PolywheelError as exc:

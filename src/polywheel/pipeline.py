@@ -36,12 +36,14 @@ def variant_json_bytes(
     return dumps(doc)
 
 
-def finish_variant(project: Project, spec: VariantSpec, raw: RawBuild, out_dir: Path) -> Path:
+def finish_variant(
+    project: Project, spec: VariantSpec, raw: RawBuild, out_dir: Path, *, defer_label: bool = False
+) -> Path:
     props = verified_properties(spec, raw, apply_flags=project.settings.apply_flags)
     return finalize_wheel(
         raw.wheel,
         out_dir,
-        label=spec.label,
+        label=None if defer_label else spec.label,
         variant_json=variant_json_bytes(project, spec.label, props),
         requires=spec.dependencies,
     )
@@ -112,7 +114,9 @@ def build_selection(
                 raw = build_raw_wheel(
                     project, spec, staging / label, config_settings=config_settings
                 )
-                finished.append(finish_variant(project, spec, raw, staging))
+                finished.append(
+                    finish_variant(project, spec, raw, staging, defer_label=selection.defer_label)
+                )
         if metadata_directory:
             _check_prepared(finished[0], metadata_directory)
         for wheel in finished:

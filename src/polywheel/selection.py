@@ -17,14 +17,20 @@ ALL = ":all:"
 LABEL_KEYS = ("variant-label",)
 PROPERTY_KEYS = ("variant", "variant-name")
 NULL_KEYS = ("null-variant",)
-OWN_KEYS = (*LABEL_KEYS, *PROPERTY_KEYS, *NULL_KEYS)
+DEFER_KEY = "defer-label"
+OWN_KEYS = (*LABEL_KEYS, *PROPERTY_KEYS, *NULL_KEYS, DEFER_KEY)
 
 
 @dataclasses.dataclass(frozen=True)
 class Selection:
-    """Empty `labels` means the plain, non-variant wheel."""
+    """Empty `labels` means the plain, non-variant wheel.
+
+    `defer_label`: write variant.json but keep the filename plain, for tools that
+    cannot read labelled names (cibuildwheel, auditwheel); `polywheel relabel` adds it.
+    """
 
     labels: tuple[str, ...] = ()
+    defer_label: bool = False
 
     @property
     def plain(self) -> bool:
@@ -44,6 +50,7 @@ def split_config_settings(
     labels = [v for k in LABEL_KEYS if k in settings for v in _values(settings.pop(k))]
     props = [v for k in PROPERTY_KEYS if k in settings for v in _values(settings.pop(k))]
     null = any(settings.pop(k, None) is not None for k in NULL_KEYS)
+    defer = _flag(settings.pop(DEFER_KEY, None))
     if null:
         labels.append(NULL_LABEL)
     if props:
@@ -64,7 +71,7 @@ def split_config_settings(
             raise SelectionError(f"-C variant-label={ALL} cannot be combined with other labels")
         if not matrix.variants:
             raise SelectionError("-C variant-label=:all: but pyproject.toml declares no variants")
-        return Selection(matrix.labels), settings
+        return _checked(Selection(matrix.labels, defer)), settings
     for label in labels:
         if label not in matrix.labels:
             if label == NULL_LABEL:
@@ -76,4 +83,22 @@ def split_config_settings(
                 f"unknown -C variant-label {label!r}; allowed: {', '.join([*matrix.labels, ALL])}",
                 hint=close_matches_hint(label, matrix.labels),
             )
-    return Selection(tuple(dict.fromkeys(labels))), settings
+    return _checked(Selection(tuple(dict.fromkeys(labels)), defer)), settings
+
+
+def _flag(raw: str | list[str] | None) -> bool:
+    value = (raw[-1] if isinstance(raw, list) else raw or "").strip().lower()
+    if raw is None or value in ("false", "0", "no", "off"):
+        return False
+    if value in ("", "true", "1", "yes", "on"):
+        return True
+    raise SelectionError(f"-C {DEFER_KEY}={value!r}: use true or false")
+
+
+def _checked(selection: Selection) -> Selection:
+    if selection.defer_label and len(selection.labels) != 1:
+        raise SelectionError(
+            f"-C {DEFER_KEY}=true needs exactly one -C variant-label: without labels in "
+            "their names, several variant wheels would overwrite each other"
+        )
+    return selection

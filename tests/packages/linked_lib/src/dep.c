@@ -1,0 +1,1 @@
+int pwdep_answer(void) { return 42; }

@@ -1,0 +1,3 @@
+from linked_lib._core import answer
+
+__all__ = ["answer"]
