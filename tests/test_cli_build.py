@@ -247,3 +247,9 @@ def test_outputs_have_ordinary_permissions(simple_build: tuple[Path, Path, str])
     os.umask(umask)
     for path in dist.iterdir():
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path
+
+
+def test_matrix_labels_for_ci(copy_project: Callable[[str], Path]) -> None:
+    project = copy_project("simple_c")
+    out = polywheel("matrix", "--labels", cwd=project).stdout
+    assert json.loads(out) == ["x86_64_v1", "x86_64_v3", "x86_64_v4"]

@@ -54,6 +54,10 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
                 "plain_wheel": matrix.plain is not None and matrix.plain.label == spec.label,
             }
         )
+    if args.labels:
+        # For CI: a JSON list to feed a job matrix, one job per variant.
+        print(json.dumps([row["label"] for row in rows]))
+        return 0
     if args.json:
         doc = {
             "format": project.settings.format,
@@ -242,6 +246,7 @@ def _parser() -> argparse.ArgumentParser:
     matrix = sub.add_parser("matrix", help="print the expanded variant matrix")
     matrix.add_argument("path", nargs="?", default=".", help="project folder (default: .)")
     matrix.add_argument("--json", action="store_true", help="machine-readable output")
+    matrix.add_argument("--labels", action="store_true", help="only the labels, as a JSON list")
     matrix.set_defaults(func=_cmd_matrix)
 
     build = sub.add_parser("build", help="build every variant, the plain wheel and the index file")
