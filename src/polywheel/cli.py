@@ -7,10 +7,13 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polywheel import __version__
 from polywheel.errors import PolywheelError
+
+if TYPE_CHECKING:
+    from polywheel.audit import WheelAudit
 
 __all__ = ["main"]
 
@@ -103,6 +106,27 @@ def _size(path: Path | None) -> str:
     return "-"
 
 
+def _verdict(audit: WheelAudit | None) -> str:
+    if audit is None:
+        return "off"
+    needed = f"v{audit.needed_level}"
+    gpu = sorted({f"sm_{a}" for b in audit.binaries for a in b.sass})
+    detail = needed + (" " + ",".join(gpu) if gpu else "")
+    return f"{audit.verdict} ({detail})"
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from polywheel.audit import AuditAllow, audit_paths, render
+
+    allow = AuditAllow(tuple(args.allow_function or ()), tuple(args.allow_section or ()))
+    results = audit_paths([Path(p) for p in args.wheels], allow)
+    if args.json:
+        print(json.dumps([r.to_json() for r in results], indent=2))
+    else:
+        print("\n\n".join(render(r) for r in results))
+    return 1 if any(r.verdict == "error" for r in results) else 0
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
     from polywheel.checker import check_paths
     from polywheel.errors import SelectionError
@@ -128,17 +152,20 @@ def _cmd_build(args: argparse.Namespace) -> int:
         config_settings=config,
         emit=lambda line: print(line, flush=True),
     )
-    rows = [("label", "wheel", "size", "time")]
+    rows = [("label", "wheel", "size", "time", "audit")]
     for item in result.variants:
         if item.error:
-            rows.append((item.label, f"FAILED (log: {item.log})", "-", f"{item.seconds:.1f}s"))
+            status = f"FAILED (log: {item.log})"
+            rows.append((item.label, status, "-", f"{item.seconds:.1f}s", "-"))
             continue
         if item.wheel:
-            rows.append((item.label, item.wheel.name, _size(item.wheel), f"{item.seconds:.1f}s"))
+            verdict = _verdict(item.audit)
+            seconds = f"{item.seconds:.1f}s"
+            rows.append((item.label, item.wheel.name, _size(item.wheel), seconds, verdict))
         if item.plain:
             reused = "reused" if item.wheel else f"{item.seconds:.1f}s"
-            rows.append(("(plain)", item.plain.name, _size(item.plain), reused))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+            rows.append(("(plain)", item.plain.name, _size(item.plain), reused, "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
     print()
     for i, row in enumerate(rows):
         print("  ".join(cell.ljust(widths[j]) for j, cell in enumerate(row)).rstrip())
@@ -161,8 +188,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
             return 1
     if not result.ok:
         failed = [v for v in result.variants if v.error]
-        for item in failed:
-            print(f"\npolywheel: error: {item.error}", file=sys.stderr)
+        for failure in failed:
+            print(f"\npolywheel: error: {failure.error}", file=sys.stderr)
         print(
             f"polywheel: {len(failed)} variant(s) failed; no index file was written",
             file=sys.stderr,
@@ -240,7 +267,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"polywheel {__version__}")
     sub = parser.add_subparsers(
-        dest="command", required=True, metavar="{matrix,build,index,check,relabel,repair}"
+        dest="command", required=True, metavar="{matrix,build,index,check,audit,relabel,repair}"
     )
 
     matrix = sub.add_parser("matrix", help="print the expanded variant matrix")
@@ -299,6 +326,25 @@ def _parser() -> argparse.ArgumentParser:
         "-w", "--wheel-dir", default="wheelhouse", help="output (default: wheelhouse)"
     )
     repair.set_defaults(func=_cmd_repair, command_args=None)
+
+    audit = sub.add_parser(
+        "audit", help="check that the machine code in wheels matches their variant"
+    )
+    audit.add_argument("wheels", nargs="+", metavar="WHEEL", help="wheels or folders")
+    audit.add_argument(
+        "--allow-function",
+        action="append",
+        metavar="GLOB",
+        help="runtime-dispatched functions to report separately (repeatable)",
+    )
+    audit.add_argument(
+        "--allow-section",
+        action="append",
+        metavar="GLOB",
+        help="ELF sections of runtime-dispatched code (repeatable)",
+    )
+    audit.add_argument("--json", action="store_true", help="machine-readable output")
+    audit.set_defaults(func=_cmd_audit)
 
     worker = sub.add_parser("_worker")
     worker.add_argument("root")

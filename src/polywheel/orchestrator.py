@@ -19,10 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polywheel
+from polywheel.audit import WheelAudit
 from polywheel.errors import BuildError, PolywheelError
 from polywheel.index import write_indexes
 from polywheel.matrix import VariantSpec
-from polywheel.pipeline import finish_plain, finish_variant, staging_dir
+from polywheel.pipeline import audit_variant_wheel, finish_plain, finish_variant, staging_dir
 from polywheel.project import Project
 from polywheel.stage import BuildInfo, RawBuild
 
@@ -45,6 +46,7 @@ class VariantResult:
     seconds: float = 0.0
     error: str | None = None
     log: Path | None = None
+    audit: WheelAudit | None = None
 
 
 @dataclasses.dataclass
@@ -206,7 +208,9 @@ def build_matrix(
                 if spec is None:
                     result.plain = finish_plain(None, raw, out_dir)
                 else:
-                    result.wheel = finish_variant(project, spec, raw, out_dir)
+                    wheel = finish_variant(project, spec, raw, out_dir)
+                    result.audit = audit_variant_wheel(project, wheel)
+                    result.wheel = wheel
                     if plain and matrix.plain is not None and spec.label == matrix.plain.label:
                         result.plain = finish_plain(spec, raw, out_dir)
             except PolywheelError as exc:

@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from polywheel.audit import AuditAllow, WheelAudit, audit_wheel
 from polywheel.checks import verified_properties
 from polywheel.errors import BuildError
 from polywheel.matrix import VariantSpec
@@ -47,6 +48,25 @@ def finish_variant(
         variant_json=variant_json_bytes(project, spec.label, props),
         requires=spec.dependencies,
     )
+
+
+def audit_variant_wheel(project: Project, wheel: Path) -> WheelAudit | None:
+    """Audit a finished variant wheel; in "error" mode a lie is a BuildError."""
+    settings = project.settings
+    if settings.audit_mode == "off":
+        return None
+    allow = AuditAllow(settings.audit_allow_functions, settings.audit_allow_sections)
+    result = audit_wheel(wheel, allow)
+    if result.verdict == "error" and settings.audit_mode == "error":
+        wheel.unlink()
+        problems = "; ".join(m for s, m in result.findings if s == "error")
+        raise BuildError(
+            f"the machine code does not match the variant: {problems}",
+            label=result.label,
+            hint="see `polywheel audit` and docs/audit.md; runtime-dispatched code can be "
+            "allowed with [tool.variants.audit] allow-functions / allow-sections",
+        )
+    return result
 
 
 def finish_plain(spec: VariantSpec | None, raw: RawBuild, out_dir: Path) -> Path:
@@ -114,9 +134,11 @@ def build_selection(
                 raw = build_raw_wheel(
                     project, spec, staging / label, config_settings=config_settings
                 )
-                finished.append(
-                    finish_variant(project, spec, raw, staging, defer_label=selection.defer_label)
+                wheel = finish_variant(
+                    project, spec, raw, staging, defer_label=selection.defer_label
                 )
+                audit_variant_wheel(project, wheel)
+                finished.append(wheel)
         if metadata_directory:
             _check_prepared(finished[0], metadata_directory)
         for wheel in finished:

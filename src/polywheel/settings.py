@@ -32,7 +32,10 @@ TOP_LEVEL_KEYS = (
     "axes",
     "exclude",
     "label-template",
+    "audit",
 )
+AUDIT_KEYS = ("mode", "allow-functions", "allow-sections")
+AUDIT_MODES = ("error", "warning", "off")
 BUILD_OPTION_KEYS = (
     "properties",
     "cmake-define",
@@ -89,6 +92,9 @@ class Settings:
     exclude: tuple[Mapping[str, str], ...] = ()
     label_template: str | None = None
     variant_table: Mapping[str, Any] | None = None
+    audit_mode: str = "error"
+    audit_allow_functions: tuple[str, ...] = ()
+    audit_allow_sections: tuple[str, ...] = ()
 
 
 def _unknown_keys(table: Mapping[str, Any], allowed: tuple[str, ...], prefix: str) -> None:
@@ -257,6 +263,16 @@ def read_settings(pyproject: Mapping[str, Any]) -> Settings:
         raise ConfigError(
             "must be a list of tables {axis = entry, ...}", key="tool.variants.exclude"
         )
+    audit = table.get("audit", {})
+    if not isinstance(audit, Mapping):
+        raise ConfigError("must be a table", key="tool.variants.audit")
+    _unknown_keys(audit, AUDIT_KEYS, "tool.variants.audit")
+    audit_mode = audit.get("mode", "error")
+    if audit_mode not in AUDIT_MODES:
+        raise ConfigError(
+            f"{audit_mode!r} is not allowed; use {', '.join(AUDIT_MODES)}",
+            key="tool.variants.audit.mode",
+        )
     variant_table = pyproject.get("variant")
     if variant_table is not None and not isinstance(variant_table, Mapping):
         raise ConfigError("must be a table", key="variant")
@@ -271,4 +287,11 @@ def read_settings(pyproject: Mapping[str, Any]) -> Settings:
         exclude=tuple(dict(e) for e in exclude_raw),
         label_template=template,
         variant_table=variant_table,
+        audit_mode=audit_mode,
+        audit_allow_functions=_str_list(
+            audit.get("allow-functions", []), "tool.variants.audit.allow-functions"
+        ),
+        audit_allow_sections=_str_list(
+            audit.get("allow-sections", []), "tool.variants.audit.allow-sections"
+        ),
     )

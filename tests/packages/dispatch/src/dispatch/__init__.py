@@ -1,0 +1,3 @@
+from dispatch._core import total
+
+__all__ = ["total"]
