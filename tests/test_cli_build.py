@@ -137,13 +137,32 @@ def test_reproducible_across_checkouts(
 
 
 def test_rebuild_is_incremental(simple_build: tuple[Path, Path, str]) -> None:
-    root, _dist, _out = simple_build
-    proc = polywheel("build", "-o", "dist2", "--variant", "x86_64_v3", cwd=root)
+    root, dist, _out = simple_build
+    env = {"SOURCE_DATE_EPOCH": "1700000000"}  # as in the first build: same inputs
+    # Nothing changed: the previous build is reused without running CMake at all.
+    proc = polywheel("build", "-o", "dist2", "--variant", "x86_64_v3", cwd=root, env=env)
+    assert "x86_64_v3: unchanged since the last build" in proc.stdout
+    (again,) = (root / "dist2").glob("*.whl")
+    (first,) = dist.glob("*-x86_64_v3.whl")
+    assert again.read_bytes() == first.read_bytes()
+    # --rebuild runs CMake, which finds its own build tree up to date.
+    polywheel("build", "-o", "dist3", "--variant", "x86_64_v3", "--rebuild", cwd=root, env=env)
     log = (root / "build" / "polywheel-logs" / "x86_64_v3.log").read_text()
-    assert "Building C object" not in log, "an unchanged variant must not recompile"
-    assert "x86_64_v3" in proc.stdout
-    wheels = [p.name for p in (root / "dist2").glob("*.whl")]
-    assert len(wheels) == 1 and wheels[0].endswith("-x86_64_v3.whl"), wheels
+    assert "ninja: no work to do" in log and "Building C object" not in log
+    # Any other input change (here the environment) means a real build again.
+    proc = polywheel("build", "-o", "dist4", "--variant", "x86_64_v3", cwd=root)
+    assert "unchanged" not in proc.stdout
+
+
+def test_changed_source_is_rebuilt(copy_project: Callable[[str], Path]) -> None:
+    project = copy_project("simple_c")
+    polywheel("build", "-o", "dist", "--variant", "x86_64_v1", cwd=project)
+    source = project / "src" / "_core.c"
+    source.write_text(source.read_text() + "\n/* changed */\n")
+    proc = polywheel("build", "-o", "dist", "--variant", "x86_64_v1", cwd=project)
+    assert "unchanged" not in proc.stdout
+    log = (project / "build" / "polywheel-logs" / "x86_64_v1.log").read_text()
+    assert "Building C object" in log
 
 
 def test_matrix_command(simple_build: tuple[Path, Path, str]) -> None:

@@ -151,6 +151,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         plain=not args.no_plain,
         config_settings=config,
         emit=lambda line: print(line, flush=True),
+        rebuild=args.rebuild,
     )
     rows = [("label", "wheel", "size", "time", "audit")]
     for item in result.variants:
@@ -160,7 +161,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
             continue
         if item.wheel:
             verdict = _verdict(item.audit)
-            seconds = f"{item.seconds:.1f}s"
+            seconds = "unchanged" if item.cached else f"{item.seconds:.1f}s"
             rows.append((item.label, item.wheel.name, _size(item.wheel), seconds, verdict))
         if item.plain:
             reused = "reused" if item.wheel else f"{item.seconds:.1f}s"
@@ -248,7 +249,7 @@ def _cmd_repair(args: argparse.Namespace) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
-    from polywheel.orchestrator import run_worker
+    from polywheel.worker import run_worker
 
     return run_worker(
         Path(args.root),
@@ -285,6 +286,11 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("-j", "--jobs", type=int, default=2, help="total parallel jobs (default: 2)")
     build.add_argument(
         "--no-plain", action="store_true", help="do not write the plain, non-variant wheel"
+    )
+    build.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="run every build even when its inputs are unchanged since the last one",
     )
     build.add_argument(
         "-C",

@@ -20,16 +20,17 @@ from pathlib import Path
 
 import polywheel
 from polywheel.audit import WheelAudit
+from polywheel.buildcache import BuildCache
 from polywheel.errors import BuildError, PolywheelError
 from polywheel.index import write_indexes
 from polywheel.matrix import VariantSpec
 from polywheel.pipeline import audit_variant_wheel, finish_plain, finish_variant, staging_dir
 from polywheel.project import Project
-from polywheel.stage import BuildInfo, RawBuild
+from polywheel.stage import BuildInfo, RawBuild, variant_build_dir
+from polywheel.worker import RESULT_PREFIX
 
 __all__ = ["MatrixResult", "VariantResult", "build_matrix", "plan_jobs"]
 
-RESULT_PREFIX = "POLYWHEEL-RESULT "
 _PHASES = {
     "*** Configuring CMake": "configure",
     "*** Building project": "compile",
@@ -47,6 +48,7 @@ class VariantResult:
     error: str | None = None
     log: Path | None = None
     audit: WheelAudit | None = None
+    cached: bool = False
 
 
 @dataclasses.dataclass
@@ -171,6 +173,7 @@ def build_matrix(
     plain: bool = True,
     config_settings: Mapping[str, str | list[str]] | None = None,
     emit: Callable[[str], None] = print,
+    rebuild: bool = False,
 ) -> MatrixResult:
     """Build the selected variants (default: all), the plain wheel and the index."""
     matrix = project.matrix
@@ -192,6 +195,13 @@ def build_matrix(
     )
     progress = _Progress(len(specs), emit)
     names = [spec.label if spec else "plain" for spec in specs]
+    # The output folder and the build folders change with every build: not inputs.
+    skipped = {
+        path.relative_to(project.root).parts[0]
+        for path in (out_dir, (project.root / variant_build_dir(project, "x", config)).resolve())
+        if path.is_relative_to(project.root) and path != project.root
+    }
+    cache = BuildCache(project, skipped)
     results = {name: VariantResult(name, log=log_dir / f"{name}.log") for name in names}
 
     with staging_dir(out_dir) as staging:
@@ -202,9 +212,16 @@ def build_matrix(
             start = time.monotonic()
             progress.say(name, "start")
             try:
-                raw = _run_worker(
-                    project, name, spec, staging / name, per_build, config, result.log, progress
-                )
+                key = cache.key(spec, config)
+                raw = None if rebuild else cache.lookup(name, key)
+                if raw is not None:
+                    progress.say(name, "unchanged since the last build, reusing it")
+                    result.cached = True
+                else:
+                    raw = _run_worker(
+                        project, name, spec, staging / name, per_build, config, result.log, progress
+                    )
+                    cache.store(name, key, raw, staging / name / "build-info.txt")
                 if spec is None:
                     result.plain = finish_plain(None, raw, out_dir)
                 else:
@@ -230,26 +247,3 @@ def build_matrix(
     if all(r.error is None for r in ordered) and matrix.variants:
         indexes = write_indexes(out_dir)
     return MatrixResult(ordered, indexes)
-
-
-def run_worker(
-    root: Path, label: str, staging: Path, jobs: int, config: Mapping[str, str | list[str]]
-) -> int:
-    """The worker side: one raw build, reported on stdout as a JSON line."""
-    from polywheel.project import load_project
-    from polywheel.stage import build_raw_wheel
-
-    try:
-        project = load_project(root)
-        spec = project.matrix.get(label) if label else None
-        raw = build_raw_wheel(project, spec, staging, config_settings=config, jobs=jobs)
-    except PolywheelError as exc:
-        reason = exc.reason if isinstance(exc, BuildError) else str(exc)
-        print(RESULT_PREFIX + json.dumps({"error": reason}), flush=True)
-        return 1
-    print(
-        RESULT_PREFIX
-        + json.dumps({"wheel": str(raw.wheel), "info": str(staging / "build-info.txt")}),
-        flush=True,
-    )
-    return 0

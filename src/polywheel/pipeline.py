@@ -7,8 +7,8 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from polywheel.audit import AuditAllow, WheelAudit, audit_wheel
 from polywheel.checks import verified_properties
 from polywheel.errors import BuildError
 from polywheel.matrix import VariantSpec
@@ -18,6 +18,9 @@ from polywheel.selection import Selection
 from polywheel.stage import RawBuild, build_raw_wheel
 from polywheel.variant_json import dumps, make_variant_json
 from polywheel.wheelfile import finalize_wheel, read_dist_info
+
+if TYPE_CHECKING:
+    from polywheel.audit import WheelAudit
 
 __all__ = [
     "build_selection",
@@ -52,6 +55,8 @@ def finish_variant(
 
 def audit_variant_wheel(project: Project, wheel: Path) -> WheelAudit | None:
     """Audit a finished variant wheel; in "error" mode a lie is a BuildError."""
+    from polywheel.audit import AuditAllow, audit_wheel
+
     settings = project.settings
     if settings.audit_mode == "off":
         return None

@@ -1,0 +1,243 @@
+"""All of polywheel's benchmarks in one command; prints a markdown report.
+
+    python benchmarks/run.py [--repeat N] [--write docs/performance.md]
+
+Timings are taken in one run on one machine and reported as ratios, with the median
+and the spread (half the range) of N repetitions: the machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+PYTHON = sys.executable
+LEVELS = ("x86_64_v1", "x86_64_v3", "x86_64_v4")
+MARCH = {"x86_64_v1": "-march=x86-64", "x86_64_v3": "-march=x86-64-v3", "x86_64_v4": "-march=x86-64-v4"}
+
+
+def run(cmd: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    proc = subprocess.run(
+        list(cmd), cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc.stdout
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def stats(values: list[float]) -> tuple[float, float]:
+    return statistics.median(values), (max(values) - min(values)) / 2
+
+
+def copy(src: Path, dst: Path) -> Path:
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("build", "dist"))
+    return dst
+
+
+def cpu_flags() -> set[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gcc = run(["gcc", "--version"], ROOT).splitlines()[0] if shutil.which("gcc") else "no gcc"
+    avx512 = "AVX-512" if "avx512f" in cpu_flags() else "no AVX-512"
+    return (
+        f"{model} ({avx512}), {os.cpu_count()} cores, {platform.system()} "
+        f"{platform.machine()}, Python {platform.python_version()}, {gcc}"
+    )
+
+
+# 1. What the variants buy at run time -------------------------------------------------
+
+
+def runtime_rows(work: Path, repeat: int) -> list[str]:
+    project = copy(EXAMPLES / "simd", work / "simd-runtime")
+    run([PYTHON, "-m", "polywheel", "build", "-o", "dist"], project)
+    timings: dict[str, list[float]] = {}
+    flags = cpu_flags()
+    for label in LEVELS:
+        if label == "x86_64_v4" and "avx512f" not in flags:
+            continue
+        if label == "x86_64_v3" and "avx2" not in flags:
+            continue
+        (wheel,) = (project / "dist").glob(f"*-{label}.whl")
+        target = work / f"unpacked-{label}"
+        with zipfile.ZipFile(wheel) as zf:
+            zf.extractall(target)
+        code = "import pw_simd; print(pw_simd.benchmark(4096, 3000))"
+        timings[label] = [float(run([PYTHON, "-c", code], target)) for _ in range(repeat)]
+    base, _ = stats(timings["x86_64_v1"])
+    rows = []
+    for label, values in timings.items():
+        median, spread = stats(values)
+        rows.append(
+            f"| kernel pass, {label} wheel (4096 floats, degree-12 polynomial) | "
+            f"{median * 1e6:.2f} µs ±{spread * 1e6:.2f} | speedup vs v1: **{base / median:.1f}×** |"
+        )
+    return rows
+
+
+# 2. What the variants buy in size -----------------------------------------------------
+
+
+def size_rows(work: Path) -> list[str]:
+    if shutil.which("nvcc") is None:
+        return ["| CUDA wheel sizes | skipped: no nvcc | |"]
+    project = copy(EXAMPLES / "cuda", work / "cuda-size")
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text()
+        + '\n[[tool.variants.variant]]\nlabel = "fat"\ncuda-architectures = ["80-real", "90-real"]\n'
+    )
+    run([PYTHON, "-m", "polywheel", "build", "-o", "dist"], project)
+    sizes = {
+        label: next((project / "dist").glob(f"*-{label}.whl")).stat().st_size
+        for label in ("fat", "sm80", "sm90")
+    }
+    fat = sizes["fat"]
+    rows = [f"| CUDA example, one fat wheel (sm_80 + sm_90) | {fat / 1024:.0f} KiB | 1.00 |"]
+    for label in ("sm80", "sm90"):
+        rows.append(
+            f"| CUDA example, {label} variant wheel | {sizes[label] / 1024:.0f} KiB | "
+            f"**{sizes[label] / fat:.2f}** of the fat wheel |"
+        )
+    return rows
+
+
+# 3. What polywheel costs -------------------------------------------------------------
+
+
+def hand_project(work: Path, name: str) -> Path:
+    """The example as a maintainer builds it today: scikit-build-core plus variantlib."""
+    project = copy(EXAMPLES / "simd", work / name)
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text().replace('"polywheel.build"', '"scikit_build_core.build"')
+    text = text.split("[[tool.variants.variant]]")[0]
+    text += (
+        '\n[variant.default-priorities]\nnamespace = ["x86_64"]\n\n'
+        '[variant.providers.x86_64]\nrequires = ["x86-64-variant-provider"]\n'
+    )
+    pyproject.write_text(text)
+    return project
+
+
+def by_hand(project: Path) -> None:
+    variantlib = shutil.which("variantlib", path=str(Path(PYTHON).parent)) or "variantlib"
+    out = project / "dist"
+    out.mkdir()
+    for label in LEVELS:
+        raw = project / f"raw-{label}"
+        build = [PYTHON, "-m", "build", "--no-isolation", "--wheel", "-o", str(raw)]
+        run(build, project, env={"CFLAGS": MARCH[label]})
+        (wheel,) = raw.glob("*.whl")
+        level = label.rsplit("_", 1)[1]
+        run(
+            [variantlib, "make-variant", "-f", str(wheel), "-o", str(out), "--no-isolation",
+             "--skip-plugin-validation", "-p", f"x86_64 :: level :: {level}",
+             "--variant-label", label],
+            project,
+        )  # fmt: skip
+    run([variantlib, "generate-index-json", "-d", str(out)], project)
+
+
+def cost_rows(work: Path, repeat: int) -> list[str]:
+    matrix_pw, matrix_hand, plain_pw, plain_sk, first, second = [], [], [], [], [], []
+    for i in range(repeat):
+        project = copy(EXAMPLES / "simd", work / f"pw-{i}")
+        matrix_pw.append(timed(lambda p=project: run([PYTHON, "-m", "polywheel", "build", "-j", "2", "-o", "dist"], p)))
+        first.append(matrix_pw[-1])
+        second.append(timed(lambda p=project: run([PYTHON, "-m", "polywheel", "build", "-j", "2", "-o", "dist"], p)))
+        hand = hand_project(work, f"hand-{i}")
+        matrix_hand.append(timed(lambda p=hand: by_hand(p)))
+        plain = copy(EXAMPLES / "simd", work / f"plain-pw-{i}")
+        build = [PYTHON, "-m", "build", "--no-isolation", "--wheel", "-o", "dist"]
+        plain_pw.append(timed(lambda p=plain: run(build, p)))
+        sk = hand_project(work, f"plain-sk-{i}")
+        plain_sk.append(timed(lambda p=sk: run(build, p)))
+
+    def row(what: str, ours: list[float], theirs: list[float], target: str) -> str:
+        (a, sa), (b, sb) = stats(ours), stats(theirs)
+        ratios = [x / y for x, y in zip(ours, theirs, strict=True)]
+        ratio, spread = stats(ratios)
+        return (
+            f"| {what} | {a:.2f} s ±{sa:.2f} vs {b:.2f} s ±{sb:.2f} | "
+            f"**{ratio:.2f}** ±{spread:.2f} (target {target}) |"
+        )
+
+    return [
+        row("(a) whole matrix: `polywheel build -j 2` vs hand loop (build + make-variant ×3, generate-index-json)", matrix_pw, matrix_hand, "≤ 0.60"),
+        row("(b) one plain wheel: polywheel vs scikit-build-core (`python -m build --no-isolation`)", plain_pw, plain_sk, "≤ 1.05"),
+        row("(c) second `polywheel build`, no source change, vs the first", second, first, "≤ 0.15"),
+    ]
+
+
+def audit_rows() -> list[str]:
+    out = run([PYTHON, str(Path(__file__).parent / "audit_speed.py"), "--repeat", "3"], ROOT)
+    return [line for line in out.splitlines() if line.startswith("|")]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--write", type=Path, help="also replace the table in this markdown file")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="polywheel-bench-") as tmp:
+        work = Path(tmp)
+        sections = [
+            ("What the variants buy at run time", "measurement | time per pass | ratio", runtime_rows(work, args.repeat)),
+            ("What the variants buy in size", "wheel | size | ratio", size_rows(work)),
+            ("What polywheel costs", "comparison | median times | ratio", cost_rows(work, args.repeat)),
+            ("What the audit costs", "measurement | median | spread | throughput", audit_rows()),
+        ]
+    lines = [f"Machine: {machine()}. {args.repeat} repetitions per timing; ± is half the range.", ""]
+    for title, header, rows in sections:
+        columns = header.split(" | ")
+        lines += [f"### {title}", "", "| " + header + " |", "|" + "---|" * len(columns), *rows, ""]
+    report = "\n".join(lines)
+    print(report)
+    if args.write:
+        text = args.write.read_text() if args.write.exists() else ""
+        start, end = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+        if start in text and end in text:
+            text = text.split(start)[0] + start + "\n" + report + "\n" + end + text.split(end)[1]
+        else:
+            text += f"\n{start}\n{report}\n{end}\n"
+        args.write.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
