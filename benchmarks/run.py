@@ -25,12 +25,21 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 PYTHON = sys.executable
 LEVELS = ("x86_64_v1", "x86_64_v3", "x86_64_v4")
-MARCH = {"x86_64_v1": "-march=x86-64", "x86_64_v3": "-march=x86-64-v3", "x86_64_v4": "-march=x86-64-v4"}
+MARCH = {
+    "x86_64_v1": "-march=x86-64",
+    "x86_64_v3": "-march=x86-64-v3",
+    "x86_64_v4": "-march=x86-64-v4",
+}
 
 
 def run(cmd: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> str:
     proc = subprocess.run(
-        list(cmd), cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True
+        list(cmd),
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
@@ -123,18 +132,36 @@ def size_rows(work: Path) -> list[str]:
         + '\n[[tool.variants.variant]]\nlabel = "fat"\ncuda-architectures = ["80-real", "90-real"]\n'
     )
     run([PYTHON, "-m", "polywheel", "build", "-o", "dist"], project)
-    sizes = {
-        label: next((project / "dist").glob(f"*-{label}.whl")).stat().st_size
-        for label in ("fat", "sm80", "sm90")
-    }
-    fat = sizes["fat"]
-    rows = [f"| CUDA example, one fat wheel (sm_80 + sm_90) | {fat / 1024:.0f} KiB | 1.00 |"]
-    for label in ("sm80", "sm90"):
+    rows = []
+    fat_sizes: tuple[int, int] | None = None
+    for label in ("fat", "sm80", "sm90"):
+        wheel = next((project / "dist").glob(f"*-{label}.whl"))
+        gpu = gpu_code_size(wheel)
+        if fat_sizes is None:
+            fat_sizes = (wheel.stat().st_size, gpu)
+        whole, code = fat_sizes
+        what = "one fat wheel (sm_80 + sm_90)" if label == "fat" else f"{label} variant wheel"
         rows.append(
-            f"| CUDA example, {label} variant wheel | {sizes[label] / 1024:.0f} KiB | "
-            f"**{sizes[label] / fat:.2f}** of the fat wheel |"
+            f"| CUDA example, {what} | {wheel.stat().st_size / 1024:.0f} KiB, GPU code "
+            f"{gpu / 1024:.1f} KiB | wheel **{wheel.stat().st_size / whole:.2f}**, GPU code "
+            f"**{gpu / code:.2f}** of the fat wheel's |"
         )
     return rows
+
+
+def gpu_code_size(wheel: Path) -> int:
+    """Bytes of `.nv_fatbin` (device code) in the wheel's shared objects."""
+    import io
+
+    from elftools.elf.elffile import ELFFile
+
+    total = 0
+    with zipfile.ZipFile(wheel) as zf:
+        for name in zf.namelist():
+            if name.endswith(".so"):
+                section = ELFFile(io.BytesIO(zf.read(name))).get_section_by_name(".nv_fatbin")
+                total += section["sh_size"] if section is not None else 0
+    return total
 
 
 # 3. What polywheel costs -------------------------------------------------------------
@@ -177,16 +204,28 @@ def cost_rows(work: Path, repeat: int) -> list[str]:
     matrix_pw, matrix_hand, plain_pw, plain_sk, first, second = [], [], [], [], [], []
     for i in range(repeat):
         project = copy(EXAMPLES / "simd", work / f"pw-{i}")
-        matrix_pw.append(timed(lambda p=project: run([PYTHON, "-m", "polywheel", "build", "-j", "2", "-o", "dist"], p)))
+        matrix_pw.append(
+            timed(
+                lambda p=project: run(
+                    [PYTHON, "-m", "polywheel", "build", "-j", "2", "-o", "dist"], p
+                )
+            )
+        )
         first.append(matrix_pw[-1])
-        second.append(timed(lambda p=project: run([PYTHON, "-m", "polywheel", "build", "-j", "2", "-o", "dist"], p)))
+        second.append(
+            timed(
+                lambda p=project: run(
+                    [PYTHON, "-m", "polywheel", "build", "-j", "2", "-o", "dist"], p
+                )
+            )
+        )
         hand = hand_project(work, f"hand-{i}")
         matrix_hand.append(timed(lambda p=hand: by_hand(p)))
         plain = copy(EXAMPLES / "simd", work / f"plain-pw-{i}")
         build = [PYTHON, "-m", "build", "--no-isolation", "--wheel", "-o", "dist"]
-        plain_pw.append(timed(lambda p=plain: run(build, p)))
+        plain_pw.append(timed(lambda p=plain, b=build: run(b, p)))
         sk = hand_project(work, f"plain-sk-{i}")
-        plain_sk.append(timed(lambda p=sk: run(build, p)))
+        plain_sk.append(timed(lambda p=sk, b=build: run(b, p)))
 
     def row(what: str, ours: list[float], theirs: list[float], target: str) -> str:
         (a, sa), (b, sb) = stats(ours), stats(theirs)
@@ -198,9 +237,21 @@ def cost_rows(work: Path, repeat: int) -> list[str]:
         )
 
     return [
-        row("(a) whole matrix: `polywheel build -j 2` vs hand loop (build + make-variant ×3, generate-index-json)", matrix_pw, matrix_hand, "≤ 0.60"),
-        row("(b) one plain wheel: polywheel vs scikit-build-core (`python -m build --no-isolation`)", plain_pw, plain_sk, "≤ 1.05"),
-        row("(c) second `polywheel build`, no source change, vs the first", second, first, "≤ 0.15"),
+        row(
+            "(a) whole matrix: `polywheel build -j 2` vs hand loop (build + make-variant ×3, generate-index-json)",
+            matrix_pw,
+            matrix_hand,
+            "≤ 0.60",
+        ),
+        row(
+            "(b) one plain wheel: polywheel vs scikit-build-core (`python -m build --no-isolation`)",
+            plain_pw,
+            plain_sk,
+            "≤ 1.05",
+        ),
+        row(
+            "(c) second `polywheel build`, no source change, vs the first", second, first, "≤ 0.15"
+        ),
     ]
 
 
@@ -210,19 +261,32 @@ def audit_rows() -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--write", type=Path, help="also replace the table in this markdown file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="polywheel-bench-") as tmp:
         work = Path(tmp)
         sections = [
-            ("What the variants buy at run time", "measurement | time per pass | ratio", runtime_rows(work, args.repeat)),
+            (
+                "What the variants buy at run time",
+                "measurement | time per pass | ratio",
+                runtime_rows(work, args.repeat),
+            ),
             ("What the variants buy in size", "wheel | size | ratio", size_rows(work)),
-            ("What polywheel costs", "comparison | median times | ratio", cost_rows(work, args.repeat)),
+            (
+                "What polywheel costs",
+                "comparison | median times | ratio",
+                cost_rows(work, args.repeat),
+            ),
             ("What the audit costs", "measurement | median | spread | throughput", audit_rows()),
         ]
-    lines = [f"Machine: {machine()}. {args.repeat} repetitions per timing; ± is half the range.", ""]
+    lines = [
+        f"Machine: {machine()}. {args.repeat} repetitions per timing; ± is half the range.",
+        "",
+    ]
     for title, header, rows in sections:
         columns = header.split(" | ")
         lines += [f"### {title}", "", "| " + header + " |", "|" + "---|" * len(columns), *rows, ""]

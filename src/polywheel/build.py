@@ -97,7 +97,12 @@ def build_sdist(
 
 def _requires(hook: str, config_settings: dict[str, str | list[str]] | None) -> list[str]:
     """scikit-build-core's answer, asked without polywheel's own keys (it rejects them)."""
+    from polywheel.selection import OWN_KEYS
+
     with _boundary():
+        if not set(config_settings or {}) & set(OWN_KEYS):
+            # Nothing to select: skip reading the matrix (build_wheel validates it).
+            return list(getattr(_skbuild, hook)(config_settings))
         _project, _selection, rest = _load(config_settings)
         return list(getattr(_skbuild, hook)(rest))
 
