@@ -1,3 +1,6 @@
 from polywheel.cli import main
 
-raise SystemExit(main())
+# Guarded: `polywheel build` starts worker processes with the spawn method, which
+# imports this module again under another name.
+if __name__ == "__main__":
+    raise SystemExit(main())

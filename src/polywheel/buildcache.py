@@ -88,7 +88,9 @@ class BuildCache:
             "spec": dataclasses.asdict(spec) if spec else None,
             "config": dict(config),
             "env": env,
-            "python": [sys.executable, sys.version],
+            # The environment, not the interpreter's path: `python -m polywheel` and the
+            # `polywheel` script of one venv name the interpreter differently.
+            "python": [sys.prefix, sys.version],
             "tools": [__version__, _version("scikit-build-core")],
         }
         return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()

@@ -15,7 +15,11 @@ from polywheel.errors import PolywheelError
 if TYPE_CHECKING:
     from polywheel.audit import WheelAudit
 
-__all__ = ["main"]
+__all__ = ["DEFAULT_REPAIR", "main"]
+
+# Here rather than in relabel.py: building the parser must not import the checker,
+# or every build worker would pay for it.
+DEFAULT_REPAIR = "auditwheel repair -w {dest_dir} {wheel}"
 
 
 def _config_settings(pairs: Sequence[str]) -> dict[str, str | list[str]]:
@@ -240,7 +244,7 @@ def _cmd_relabel(args: argparse.Namespace) -> int:
 
 
 def _cmd_repair(args: argparse.Namespace) -> int:
-    from polywheel.relabel import DEFAULT_REPAIR, repair_wheel
+    from polywheel.relabel import repair_wheel
 
     command = args.command_args or DEFAULT_REPAIR
     for wheel in args.wheels:
@@ -248,21 +252,7 @@ def _cmd_repair(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_worker(args: argparse.Namespace) -> int:
-    from polywheel.worker import run_worker
-
-    return run_worker(
-        Path(args.root),
-        args.label,
-        Path(args.staging),
-        args.jobs,
-        _config_settings(args.config_setting or ()),
-    )
-
-
 def _parser() -> argparse.ArgumentParser:
-    from polywheel.relabel import DEFAULT_REPAIR
-
     parser = argparse.ArgumentParser(
         prog="polywheel", description="Build variant wheels of CMake projects."
     )
@@ -352,13 +342,6 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--json", action="store_true", help="machine-readable output")
     audit.set_defaults(func=_cmd_audit)
 
-    worker = sub.add_parser("_worker")
-    worker.add_argument("root")
-    worker.add_argument("label")
-    worker.add_argument("staging")
-    worker.add_argument("--jobs", type=int, default=1)
-    worker.add_argument("-C", "--config-setting", action="append")
-    worker.set_defaults(func=_cmd_worker)
     return parser
 
 

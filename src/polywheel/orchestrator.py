@@ -8,15 +8,12 @@ plain wheel and the index file, and prints the summary.
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polywheel
 from polywheel.audit import WheelAudit
@@ -27,7 +24,10 @@ from polywheel.matrix import VariantSpec
 from polywheel.pipeline import audit_variant_wheel, finish_plain, finish_variant, staging_dir
 from polywheel.project import Project
 from polywheel.stage import BuildInfo, RawBuild, variant_build_dir
-from polywheel.worker import RESULT_PREFIX
+from polywheel.worker import build_in_worker, warm_up
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 __all__ = ["MatrixResult", "VariantResult", "build_matrix", "plan_jobs"]
 
@@ -85,27 +85,29 @@ class _Progress:
             self.emit(f"[{number}/{self.total}] {label}: {text}")
 
 
-def _worker_command(
-    project: Project, label: str, staging: Path, jobs: int, config: Mapping[str, str | list[str]]
-) -> list[str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "polywheel",
-        "_worker",
-        str(project.root),
-        label,
-        str(staging),
-        "--jobs",
-        str(jobs),
-    ]
-    for key, value in config.items():
-        for item in value if isinstance(value, list) else [value]:
-            cmd += ["-C", f"{key}={item}"]
-    return cmd
+def _follow(log: Path, future: Future[dict[str, str]], name: str, progress: _Progress) -> None:
+    """Report the phases a worker's log shows until its build is done."""
+    position, pending = 0, ""
+    while True:
+        finished = bool(wait([future], timeout=0.05).done)
+        try:
+            with log.open(errors="replace") as f:
+                f.seek(position)
+                chunk = f.read()
+                position = f.tell()
+        except FileNotFoundError:
+            chunk = ""
+        *lines, pending = (pending + chunk).split("\n")
+        for line in lines:
+            for marker, phase in _PHASES.items():
+                if line.startswith(marker):
+                    progress.say(name, phase)
+        if finished:
+            return
 
 
 def _run_worker(
+    pool: ProcessPoolExecutor,
     project: Project,
     name: str,
     spec: VariantSpec | None,
@@ -115,42 +117,19 @@ def _run_worker(
     log: Path,
     progress: _Progress,
 ) -> RawBuild:
-    env = dict(os.environ)
-    # Workers must import this very polywheel, also from a source checkout.
-    package_parent = str(Path(polywheel.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    result: dict[str, str] | None = None
     log.parent.mkdir(parents=True, exist_ok=True)
-    with (
-        log.open("w") as log_file,
-        subprocess.Popen(
-            _worker_command(project, spec.label if spec else "", staging, jobs, config),
-            cwd=project.root,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-        ) as proc,
-    ):
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith(RESULT_PREFIX):
-                result = json.loads(line[len(RESULT_PREFIX) :])
-                continue
-            log_file.write(line)
-            for marker, phase in _PHASES.items():
-                if line.startswith(marker):
-                    progress.say(name, phase)
-        code = proc.wait()
-    if code != 0 or result is None:
-        message = result.get("error") if result else None
-        raise BuildError(
-            message or f"the build failed (exit status {code})",
-            label=spec.label if spec else None,
-            log=str(log),
-        )
+    log.unlink(missing_ok=True)  # never report phases of an earlier build
+    label = spec.label if spec else None
+    future = pool.submit(
+        build_in_worker, str(project.root), label or "", str(staging), jobs, dict(config), str(log)
+    )
+    _follow(log, future, name, progress)
+    try:
+        result = future.result()
+    except Exception as exc:
+        raise BuildError(f"the build process died: {exc!r}", label=label, log=str(log)) from None
+    if "error" in result:
+        raise BuildError(result["error"], label=label, log=str(log))
     info_path = Path(result["info"])
     info = BuildInfo.parse(info_path.read_text()) if info_path.is_file() else None
     return RawBuild(Path(result["wheel"]), info)
@@ -212,14 +191,23 @@ def build_matrix(
             start = time.monotonic()
             progress.say(name, "start")
             try:
-                key = cache.key(spec, config)
-                raw = None if rebuild else cache.lookup(name, key)
+                key = keys[name]
+                raw = cached.get(name)
                 if raw is not None:
                     progress.say(name, "unchanged since the last build, reusing it")
                     result.cached = True
                 else:
+                    assert pool is not None
                     raw = _run_worker(
-                        project, name, spec, staging / name, per_build, config, result.log, progress
+                        pool,
+                        project,
+                        name,
+                        spec,
+                        staging / name,
+                        per_build,
+                        config,
+                        result.log,
+                        progress,
                     )
                     cache.store(name, key, raw, staging / name / "build-info.txt")
                 if spec is None:
@@ -239,8 +227,22 @@ def build_matrix(
             else:
                 progress.say(name, f"done in {result.seconds:.1f}s")
 
-        with ThreadPoolExecutor(max_workers=concurrent) as pool:
-            list(pool.map(one, names, specs))
+        keys = {name: cache.key(spec, config) for name, spec in zip(names, specs, strict=True)}
+        cached = {} if rebuild else {name: cache.lookup(name, keys[name]) for name in names}
+        # Worker processes only when something must really be built.
+        pool = None
+        if any(cached.get(name) is None for name in names):
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            spawn = multiprocessing.get_context("spawn")
+            pool = ProcessPoolExecutor(concurrent, mp_context=spawn, initializer=warm_up)
+        try:
+            with ThreadPoolExecutor(max_workers=concurrent) as threads:
+                list(threads.map(one, names, specs))
+        finally:
+            if pool is not None:
+                pool.shutdown()
 
     ordered = [results[name] for name in names]
     indexes: list[Path] = []

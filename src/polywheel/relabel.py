@@ -16,13 +16,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from polywheel.checker import check_paths
+from polywheel.cli import DEFAULT_REPAIR
 from polywheel.errors import PolywheelError, WheelFormatError
 from polywheel.filename import parse_wheel_name
 from polywheel.wheelfile import read_dist_info
 
-__all__ = ["DEFAULT_REPAIR", "relabel_wheel", "repair_wheel"]
-
-DEFAULT_REPAIR = "auditwheel repair -w {dest_dir} {wheel}"
+__all__ = ["relabel_wheel", "repair_wheel"]
 
 
 def _label_inside(wheel: Path) -> tuple[str, bytes]:

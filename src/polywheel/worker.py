@@ -1,24 +1,32 @@
-"""The worker side of `polywheel build`: one raw build, reported on stdout as JSON.
+"""The worker side of `polywheel build`: one raw build in a pool process.
 
-Kept apart from the orchestrator so that a worker imports only what it runs.
+Workers are long-lived processes of a spawn pool, so scikit-build-core and polywheel
+are imported once per worker, not once per variant. Each build's output, Python's and
+CMake's alike, goes to the variant's log file, which the parent follows for progress.
 """
 
 from __future__ import annotations
 
-import json
+import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 from polywheel.errors import BuildError, PolywheelError
 
-__all__ = ["RESULT_PREFIX", "run_worker"]
-
-RESULT_PREFIX = "POLYWHEEL-RESULT "
+__all__ = ["build_in_worker", "warm_up"]
 
 
-def run_worker(
+def warm_up() -> None:
+    """Pool initializer: pay the heavy imports before the first build arrives."""
+    import scikit_build_core.build.wheel  # noqa: F401
+
+    import polywheel.stage  # noqa: F401
+
+
+def _build(
     root: Path, label: str, staging: Path, jobs: int, config: Mapping[str, str | list[str]]
-) -> int:
+) -> dict[str, str]:
     from polywheel.project import load_project
     from polywheel.stage import build_raw_wheel
 
@@ -27,9 +35,28 @@ def run_worker(
         spec = project.matrix.get(label) if label else None
         raw = build_raw_wheel(project, spec, staging, config_settings=config, jobs=jobs)
     except PolywheelError as exc:
-        reason = exc.reason if isinstance(exc, BuildError) else str(exc)
-        print(RESULT_PREFIX + json.dumps({"error": reason}), flush=True)
-        return 1
-    info = str(staging / "build-info.txt")
-    print(RESULT_PREFIX + json.dumps({"wheel": str(raw.wheel), "info": info}), flush=True)
-    return 0
+        return {"error": exc.reason if isinstance(exc, BuildError) else str(exc)}
+    return {"wheel": str(raw.wheel), "info": str(staging / "build-info.txt")}
+
+
+def build_in_worker(
+    root: str, label: str, staging: str, jobs: int, config: dict[str, str | list[str]], log: str
+) -> dict[str, str]:
+    """Build one variant (label "" = the plain build) with stdout/stderr sent to `log`."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = (os.dup(1), os.dup(2))
+    try:
+        with Path(log).open("w") as out:
+            os.dup2(out.fileno(), 1)
+            os.dup2(out.fileno(), 2)
+            try:
+                return _build(Path(root), label, Path(staging), jobs, config)
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
