@@ -242,7 +242,7 @@ def build_matrix(
                 list(threads.map(one, names, specs))
         finally:
             if pool is not None:
-                pool.shutdown()
+                pool.shutdown(cancel_futures=True)
 
     ordered = [results[name] for name in names]
     indexes: list[Path] = []
