@@ -87,7 +87,7 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
         print("  properties:     " + ("; ".join(props) or "(none: the null variant)"))
         flags = row["compile_options"]
         print("  compiler flags: " + (" ".join(flags["gnu"] + flags["extra"]) or "(none)"))
-        if flags["msvc"]:
+        if flags["msvc"] or flags["extra"]:
             print("  MSVC flags:     " + " ".join(flags["msvc"] + flags["extra"]))
         if row["cmake_define"]:
             print(
@@ -142,6 +142,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
     out = Path(args.outdir)
     config = _config_settings(args.config_setting or ())
     own = sorted(set(config) & set(OWN_KEYS))
+    if own == ["defer-label"]:
+        raise SelectionError(
+            "-C defer-label is for PEP 517 builds of one variant (cibuildwheel); "
+            "`polywheel build` writes labelled wheels, and `polywheel relabel` does the rest"
+        )
     if own:
         raise SelectionError(
             f"-C {own[0]} selects variants in PEP 517 builds; `polywheel build` takes "
@@ -191,6 +196,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
         )
         if errors:
             return 1
+    if result.index_error:
+        print(f"\npolywheel: error: {result.index_error}", file=sys.stderr)
+        return 1
     if not result.ok:
         failed = [v for v in result.variants if v.error]
         for failure in failed:

@@ -47,6 +47,19 @@ def render_variant_include(
     for prop in spec.properties:
         features.setdefault(_feature_variable(prop.namespace, prop.feature), []).append(prop.value)
     lines += [cache(name, _cmake_list(values)) for name, values in sorted(features.items())]
+    # A property removed from the variant must not linger in an existing CMake cache.
+    fixed = ["POLYWHEEL", "POLYWHEEL_VARIANT_LABEL", "POLYWHEEL_VARIANT_PROPERTIES"]
+    current = ";".join([*fixed, "POLYWHEEL_CUDA", *sorted(features)])
+    lines.insert(2, f"set(_polywheel_current {_quote(current)})")
+    lines += [
+        "get_property(_polywheel_cached DIRECTORY PROPERTY CACHE_VARIABLES)",
+        "foreach(_polywheel_name IN LISTS _polywheel_cached)",
+        '  if(_polywheel_name MATCHES "^POLYWHEEL_" AND '
+        "NOT _polywheel_name IN_LIST _polywheel_current)",
+        "    unset(${_polywheel_name} CACHE)",
+        "  endif()",
+        "endforeach()",
+    ]
     lines += [
         cache("POLYWHEEL_CUDA", "ON" if spec.cuda else "OFF", "BOOL"),
         f"set(POLYWHEEL_COMPILE_OPTIONS_GNU {_cmake_list(spec.flags.gnu)})",

@@ -41,7 +41,8 @@ def read_wheel_variant_json(wheel: Path) -> dict[str, Any]:
 def merge_variant_jsons(docs: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """Apply PEP 825's merge rules; the result does not depend on the input order."""
     merged, problems = merge_problems(docs)
-    errors = [p for p in problems if p.severity == "E"]
+    # Wheels of two formats cannot share one index file, whose schema is one of them.
+    errors = [p for p in problems if p.severity == "E" or p.rule == 26]
     if errors:
         raise IndexMergeError(str(errors[0]))
     if merged is None:

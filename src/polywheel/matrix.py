@@ -289,7 +289,7 @@ def expand_matrix(settings: Settings) -> Matrix:
             raise ConfigError(
                 f"label {label!r} is used twice (also by `{seen_labels[label]}`); a label "
                 "must name exactly one set of properties",
-                key=key,
+                key=key_of_label,
             )
         # The toolkit's lower bound is added later, so compare the declared sets.
         props = frozenset(spec.properties)

@@ -55,10 +55,11 @@ class VariantResult:
 class MatrixResult:
     variants: list[VariantResult]
     indexes: list[Path]
+    index_error: str | None = None
 
     @property
     def ok(self) -> bool:
-        return all(v.error is None for v in self.variants)
+        return self.index_error is None and all(v.error is None for v in self.variants)
 
 
 def plan_jobs(variant_count: int, jobs: int) -> tuple[int, int]:
@@ -168,8 +169,12 @@ def build_matrix(
     log_dir = project.root / "build" / "polywheel-logs"
     out_dir.mkdir(parents=True, exist_ok=True)
     concurrent, per_build = plan_jobs(len(specs), jobs)
+    if matrix.variants:
+        what = f"{len(specs)} variant(s) of {project.name}"
+    else:
+        what = f"the plain wheel of {project.name} (no variants declared)"
     emit(
-        f"*** polywheel {polywheel.__version__}: {len(specs)} variant(s) of {project.name}, "
+        f"*** polywheel {polywheel.__version__}: {what}, "
         f"{concurrent} at a time with {per_build} compile job(s) each"
     )
     progress = _Progress(len(specs), emit)
@@ -246,6 +251,10 @@ def build_matrix(
 
     ordered = [results[name] for name in names]
     indexes: list[Path] = []
+    index_error = None
     if all(r.error is None for r in ordered) and matrix.variants:
-        indexes = write_indexes(out_dir)
-    return MatrixResult(ordered, indexes)
+        try:
+            indexes = write_indexes(out_dir)
+        except PolywheelError as exc:
+            index_error = f"no index file: {exc}"
+    return MatrixResult(ordered, indexes, index_error)

@@ -173,7 +173,14 @@ def merge_problems(
             first = source
             continue
         if doc["$schema"] != merged["$schema"]:
-            problems.append(Problem(26, "W", f"{source} uses another $schema than {first}"))
+            problems.append(
+                Problem(
+                    26,
+                    "W",
+                    f"{source} uses $schema {doc['$schema']} but {first} uses "
+                    f"{merged['$schema']}; rebuild them with one `format`",
+                )
+            )
         ours = merged["default-priorities"]["namespace"]
         theirs = doc["default-priorities"]["namespace"]
         shorter, longer = sorted((ours, theirs), key=len)

@@ -113,6 +113,15 @@ def _str_list(value: Any, key: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _cuda_archs(value: Any, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(
+            "must be a string or a list of strings such as ['80-real', '90-real']",
+            key=f"{key}.cuda-architectures",
+        )
+    return tuple(value)
+
+
 def _define_value(value: Any, key: str) -> str:
     if isinstance(value, bool):
         return "ON" if value else "OFF"
@@ -152,9 +161,7 @@ def _read_options(table: Mapping[str, Any], key: str) -> BuildOptions:
         if archs is None
         else tuple(
             a
-            for item in (
-                [archs] if isinstance(archs, str) else _str_list(archs, f"{key}.cuda-architectures")
-            )
+            for item in ([archs] if isinstance(archs, str) else _cuda_archs(archs, key))
             for a in item.split(";")
         ),
         cuda=cuda,

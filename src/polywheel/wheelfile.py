@@ -34,6 +34,17 @@ _ZIP_MIN = 315532800
 _ZIP_MAX = 4354819199
 
 
+def _read_umask() -> int:
+    # The only way to read the umask is to set it; done once, at import, before any
+    # worker thread exists.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 def reproducible_epoch() -> int:
     raw = os.environ.get("SOURCE_DATE_EPOCH")
     if raw is None:
@@ -109,9 +120,7 @@ def atomic_output(final: Path) -> Iterator[Path]:
     try:
         yield tmp_path
         # mkstemp creates 0600 files; published artefacts get the usual umask-based mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp_path.chmod(0o666 & ~umask)
+        tmp_path.chmod(0o666 & ~_UMASK)
         tmp_path.replace(final)
     finally:
         tmp_path.unlink(missing_ok=True)
