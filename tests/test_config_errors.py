@@ -61,7 +61,7 @@ V3 = ["x86_64 :: level :: v3"]
                     {"label": "a", "properties": ["x86_64 :: level :: v4"]},
                 ]
             },
-            "tool.variants.variant[1]",
+            "tool.variants.variant[1].label",
             "is used twice",
         ),
         (
