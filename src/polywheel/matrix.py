@@ -299,7 +299,7 @@ def expand_matrix(settings: Settings) -> Matrix:
                 "installers could not tell them apart",
                 key=key,
             )
-        seen_labels[label] = key
+        seen_labels[label] = key_of_label
         seen_props[props] = label
         variants.append(spec)
 
