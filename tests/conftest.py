@@ -52,5 +52,11 @@ def polywheel(
     return run([sys.executable, "-m", "polywheel", *args], cwd=cwd, env=env, check=check)
 
 
+def pep517_build(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """`python -m build --no-isolation -o dist ARGS` in the project."""
+    cmd = [sys.executable, "-m", "build", "--no-isolation", "-o", "dist", *args]
+    return run(cmd, cwd=project, check=check)
+
+
 def needs(tool: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(shutil.which(tool) is None, reason=f"{tool} not found")

@@ -112,7 +112,7 @@ V3 = ["x86_64 :: level :: v3"]
             "tool.variants.exclude[0].gpu",
             "unknown axis 'gpu'",
         ),
-        ({"audit": {"mode": "strict"}}, "tool.variants.audit.mode", "use error, warning, off"),
+        ({"audit": {"mode": "strict"}}, "tool.variants.audit.mode", "allowed: error, warning, off"),
     ],
 )
 def test_bad_input_names_the_key(table: dict[str, Any], key: str, message: str) -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import polywheel, run
+from conftest import pep517_build, polywheel
 from wheel_utils import call_in_wheel, cpu_has
 
 pytestmark = pytest.mark.compile
@@ -50,21 +49,7 @@ def test_failing_variant_is_named_and_the_others_finish(
 def test_pep517_all_is_all_or_nothing(copy_project: Callable[[str], Path]) -> None:
     project = copy_project("simple_c")
     add_to_pyproject(project, FAILING_VARIANT)
-    proc = run(
-        [
-            sys.executable,
-            "-m",
-            "build",
-            "--wheel",
-            "--no-isolation",
-            "-o",
-            "dist",
-            "-C",
-            "variant-label=:all:",
-        ],
-        cwd=project,
-        check=False,
-    )
+    proc = pep517_build(project, "--wheel", "-C", "variant-label=:all:", check=False)
     assert proc.returncode != 0
     assert wheels(project / "dist") == []
     assert not list((project / "dist").glob(".*"))

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import needs, polywheel, run
+from conftest import needs, pep517_build, polywheel, run
 from wheel_utils import call_in_wheel, read_all_verified, variant_json
 
 from polywheel.checker import check_paths
@@ -39,22 +39,8 @@ def test_defer_label_then_relabel(copy_project: Callable[[str], Path], tmp_path:
 
 def test_defer_label_needs_one_label(copy_project: Callable[[str], Path]) -> None:
     project = copy_project("simple_c")
-    proc = run(
-        [
-            sys.executable,
-            "-m",
-            "build",
-            "--wheel",
-            "--no-isolation",
-            "-o",
-            "dist",
-            "-C",
-            "variant-label=:all:",
-            "-C",
-            "defer-label=true",
-        ],
-        cwd=project,
-        check=False,
+    proc = pep517_build(
+        project, "--wheel", "-C", "variant-label=:all:", "-C", "defer-label=true", check=False
     )
     assert proc.returncode != 0
     assert "needs exactly one -C variant-label" in proc.stdout + proc.stderr

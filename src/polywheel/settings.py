@@ -212,6 +212,16 @@ def _read_axes(raw: Any) -> tuple[tuple[str, tuple[AxisEntry, ...]], ...]:
     return tuple(axes)
 
 
+def _choice(value: Any, allowed: tuple[str, ...], key: str) -> Any:
+    if value not in allowed:
+        raise ConfigError(
+            f"{value!r} is not allowed; allowed: {', '.join(allowed)}",
+            key=key,
+            hint=close_matches_hint(str(value), allowed),
+        )
+    return value
+
+
 def read_settings(pyproject: Mapping[str, Any]) -> Settings:
     """Validate `[tool.variants]`; every error names the dotted key it is about."""
     tool = pyproject.get("tool", {})
@@ -222,13 +232,7 @@ def read_settings(pyproject: Mapping[str, Any]) -> Settings:
         raise ConfigError("must be a table", key="tool.variants")
     _unknown_keys(table, TOP_LEVEL_KEYS, "tool.variants")
 
-    fmt = table.get("format", "variantlib")
-    if fmt not in FORMATS:
-        raise ConfigError(
-            f"{fmt!r} is not a variant.json format; allowed: {', '.join(FORMATS)}",
-            key="tool.variants.format",
-            hint=close_matches_hint(str(fmt), FORMATS),
-        )
+    fmt = _choice(table.get("format", "variantlib"), FORMATS, "tool.variants.format")
     max_len = table.get("max-label-length", 16)
     if not isinstance(max_len, int) or isinstance(max_len, bool) or max_len < 0:
         raise ConfigError(
@@ -274,12 +278,7 @@ def read_settings(pyproject: Mapping[str, Any]) -> Settings:
     if not isinstance(audit, Mapping):
         raise ConfigError("must be a table", key="tool.variants.audit")
     _unknown_keys(audit, AUDIT_KEYS, "tool.variants.audit")
-    audit_mode = audit.get("mode", "error")
-    if audit_mode not in AUDIT_MODES:
-        raise ConfigError(
-            f"{audit_mode!r} is not allowed; use {', '.join(AUDIT_MODES)}",
-            key="tool.variants.audit.mode",
-        )
+    audit_mode = _choice(audit.get("mode", "error"), AUDIT_MODES, "tool.variants.audit.mode")
     variant_table = pyproject.get("variant")
     if variant_table is not None and not isinstance(variant_table, Mapping):
         raise ConfigError("must be a table", key="variant")
