@@ -23,7 +23,15 @@ from typing import Any, Literal
 from polywheel.errors import PolywheelError
 from polywheel.filename import parse_wheel_name
 
-__all__ = ["AuditAllow", "BinaryAudit", "WheelAudit", "audit_wheel", "level_of_features"]
+__all__ = [
+    "AuditAllow",
+    "BinaryAudit",
+    "WheelAudit",
+    "audit_paths",
+    "audit_wheel",
+    "level_of_features",
+    "render",
+]
 
 LEVEL_FEATURES: Mapping[int, frozenset[str]] = {
     2: frozenset({"SSE3", "SSSE3", "SSE4_1", "SSE4_2", "POPCNT", "CMPXCHG16B"}),

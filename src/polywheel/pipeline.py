@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +15,7 @@ from polywheel.matrix import VariantSpec
 from polywheel.project import Project
 from polywheel.properties import VariantProperty
 from polywheel.selection import Selection
-from polywheel.stage import RawBuild, build_raw_wheel
+from polywheel.stage import ConfigSettings, RawBuild, build_raw_wheel
 from polywheel.variant_json import dumps, make_variant_json
 from polywheel.wheelfile import finalize_wheel, read_dist_info
 
@@ -29,8 +29,6 @@ __all__ = [
     "staging_dir",
     "variant_json_bytes",
 ]
-
-ConfigSettings = Mapping[str, "str | list[str]"]
 
 
 def variant_json_bytes(

@@ -22,7 +22,7 @@ from polywheel.errors import BuildError
 from polywheel.matrix import VariantSpec
 from polywheel.project import Project, cmake_module_dir
 
-__all__ = ["BuildInfo", "RawBuild", "build_raw_wheel", "variant_build_dir"]
+__all__ = ["BuildInfo", "ConfigSettings", "RawBuild", "build_raw_wheel", "variant_build_dir"]
 
 # scikit-build-core's experimental variant keys: it would label the wheel itself
 # (with a broken variantlib pin); polywheel owns labelling.
