@@ -16,7 +16,7 @@ from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 
-from polywheel.audit import audit_binary
+from polywheel.audit.wheel import audit_binary
 
 DEFAULT_SOURCE = "/usr/lib/x86_64-linux-gnu/libc.so.6"
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from conftest import needs, polywheel
 
-from polywheel.audit import AuditAllow, audit_wheel, level_of_features
+from polywheel.audit.binary import AuditAllow
+from polywheel.audit.wheel import audit_wheel
+from polywheel.namespaces.x86_64 import level_of_features
 
 pytestmark = pytest.mark.compile
 

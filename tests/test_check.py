@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import polywheel
 
-from polywheel.checker import check_paths
+from polywheel.conformance.files import check_paths
 
 pytestmark = pytest.mark.compile
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from polywheel.errors import ConfigError
-from polywheel.matrix import expand_matrix
+from polywheel.matrix.expand import expand_matrix
 from polywheel.settings import read_settings
 
 

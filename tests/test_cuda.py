@@ -12,7 +12,7 @@ import pytest
 from conftest import needs, polywheel
 from wheel_utils import call_in_wheel, variant_json
 
-from polywheel.toolchain import probe_cuda_lower_bound
+from polywheel.cmake.toolchain import probe_cuda_lower_bound
 
 pytestmark = [pytest.mark.compile, pytest.mark.cuda, needs("nvcc")]
 

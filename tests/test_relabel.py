@@ -11,7 +11,7 @@ import pytest
 from conftest import needs, pep517_build, polywheel, run
 from wheel_utils import call_in_wheel, read_all_verified, variant_json
 
-from polywheel.checker import check_paths
+from polywheel.conformance.files import check_paths
 
 pytestmark = pytest.mark.compile
 

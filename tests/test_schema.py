@@ -1,4 +1,5 @@
-"""The shipped JSON schema for [tool.variants] agrees with the reader."""
+"""The shipped JSON schema and the reference tables are what the settings model generates,
+and the schema agrees with the reader."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import jsonschema
 import pytest
 
 from polywheel._compat import tomllib
-from polywheel.settings import AXIS_ENTRY_KEYS, TOP_LEVEL_KEYS, VARIANT_KEYS
+from polywheel.settings.docs import update_page
+from polywheel.settings.schema import render_schema
 
 ROOT = Path(__file__).parent.parent
 SCHEMA = json.loads((ROOT / "src/polywheel/resources/tool-variants.schema.json").read_text())
@@ -18,11 +20,21 @@ PYPROJECTS = sorted(
 )
 
 
-def test_schema_keys_match_the_reader() -> None:
-    assert sorted(SCHEMA["properties"]) == sorted(TOP_LEVEL_KEYS)
-    assert sorted(SCHEMA["properties"]["variant"]["items"]["properties"]) == sorted(VARIANT_KEYS)
-    entry = SCHEMA["properties"]["axes"]["additionalProperties"]["additionalProperties"]
-    assert sorted(entry["properties"]) == sorted(AXIS_ENTRY_KEYS)
+def test_shipped_schema_is_the_generated_one() -> None:
+    shipped = (ROOT / "src/polywheel/resources/tool-variants.schema.json").read_text()
+    assert shipped == render_schema(), "run: python -m polywheel.settings --write"
+
+
+def test_configuration_reference_tables_are_the_generated_ones() -> None:
+    page = (ROOT / "docs/configuration.md").read_text()
+    assert page.count("<!-- generated: ") == 7
+    assert update_page(page) == page, "run: python -m polywheel.settings --write"
+
+
+def test_a_changed_table_is_noticed() -> None:
+    page = (ROOT / "docs/configuration.md").read_text()
+    tampered = page.replace("| `x86_64` | `level` |", "| `x86_64` | `levels` |", 1)
+    assert tampered != page and update_page(tampered) == page
 
 
 @pytest.mark.parametrize("path", PYPROJECTS, ids=lambda p: p.parent.name)
@@ -43,7 +55,7 @@ def test_every_shipped_pyproject_validates(path: Path) -> None:
 )
 def test_schema_rejects_what_the_reader_rejects(table: dict[str, object]) -> None:
     from polywheel.errors import ConfigError
-    from polywheel.matrix import expand_matrix
+    from polywheel.matrix.expand import expand_matrix
     from polywheel.settings import read_settings
 
     with pytest.raises(jsonschema.ValidationError):

@@ -7,19 +7,13 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from polywheel import __version__
-from polywheel.errors import PolywheelError
+from polywheel.errors import PolywheelError, report
+from polywheel.repair import DEFAULT_REPAIR
 
-if TYPE_CHECKING:
-    from polywheel.audit import WheelAudit
-
-__all__ = ["DEFAULT_REPAIR", "main"]
-
-# Here rather than in relabel.py: building the parser must not import the checker,
-# or every build worker would pay for it.
-DEFAULT_REPAIR = "auditwheel repair -w {dest_dir} {wheel}"
+__all__ = ["main"]
 
 
 def _config_settings(pairs: Sequence[str]) -> dict[str, str | list[str]]:
@@ -110,17 +104,10 @@ def _size(path: Path | None) -> str:
     return "-"
 
 
-def _verdict(audit: WheelAudit | None) -> str:
-    if audit is None:
-        return "off"
-    needed = f"v{audit.needed_level}"
-    gpu = sorted({f"sm_{a}" for b in audit.binaries for a in b.sass})
-    detail = needed + (" " + ",".join(gpu) if gpu else "")
-    return f"{audit.verdict} ({detail})"
-
-
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from polywheel.audit import AuditAllow, audit_paths, render
+    from polywheel.audit.binary import AuditAllow
+    from polywheel.audit.report import render
+    from polywheel.audit.wheel import audit_paths
 
     allow = AuditAllow(tuple(args.allow_function or ()), tuple(args.allow_section or ()))
     results = audit_paths([Path(p) for p in args.wheels], allow)
@@ -132,11 +119,12 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from polywheel.checker import check_paths
+    from polywheel.audit.report import summary
+    from polywheel.conformance.files import check_paths
     from polywheel.errors import SelectionError
-    from polywheel.orchestrator import build_matrix
+    from polywheel.matrix.selection import OWN_KEYS
+    from polywheel.pipeline.scheduler import build_matrix
     from polywheel.project import load_project
-    from polywheel.selection import OWN_KEYS
 
     project = load_project(Path(args.path))
     out = Path(args.outdir)
@@ -164,17 +152,27 @@ def _cmd_build(args: argparse.Namespace) -> int:
     )
     rows = [("label", "wheel", "size", "time", "audit")]
     for item in result.variants:
-        if item.error:
+        if item.built is None:
             status = f"FAILED (log: {item.log})"
-            rows.append((item.label, status, "-", f"{item.seconds:.1f}s", "-"))
+            rows.append((item.name, status, "-", f"{item.seconds:.1f}s", "-"))
             continue
-        if item.wheel:
-            verdict = _verdict(item.audit)
+        done = item.built
+        if done.wheel:
             seconds = "unchanged" if item.cached else f"{item.seconds:.1f}s"
-            rows.append((item.label, item.wheel.name, _size(item.wheel), seconds, verdict))
-        if item.plain:
-            reused = "reused" if item.wheel else f"{item.seconds:.1f}s"
-            rows.append(("(plain)", item.plain.name, _size(item.plain), reused, "-"))
+            rows.append(
+                (item.name, done.wheel.name, _size(done.wheel), seconds, summary(done.audit))
+            )
+        if done.plain:
+            reused = "reused" if done.wheel else f"{item.seconds:.1f}s"
+            rows.append(
+                (
+                    "(plain)",
+                    done.plain.name,
+                    _size(done.plain),
+                    reused,
+                    summary(done.plain_audit),
+                )
+            )
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     print()
     for i, row in enumerate(rows):
@@ -183,7 +181,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
             print("  ".join("-" * w for w in widths))
     for index in result.indexes:
         print(f"\nindex: {index}")
-    built = [p for v in result.variants for p in (v.wheel, v.plain) if p is not None]
+    built = [p for v in result.variants if v.built for p in v.built.written]
     if built:
         findings = check_paths([*built, *result.indexes])
         errors = [f for f in findings if f.is_error]
@@ -197,12 +195,15 @@ def _cmd_build(args: argparse.Namespace) -> int:
         if errors:
             return 1
     if result.index_error:
-        print(f"\npolywheel: error: {result.index_error}", file=sys.stderr)
+        print(file=sys.stderr)
+        report(result.index_error)
         return 1
     if not result.ok:
         failed = [v for v in result.variants if v.error]
         for failure in failed:
-            print(f"\npolywheel: error: {failure.error}", file=sys.stderr)
+            assert failure.error is not None
+            print(file=sys.stderr)
+            report(failure.error)
         print(
             f"polywheel: {len(failed)} variant(s) failed; no index file was written",
             file=sys.stderr,
@@ -227,7 +228,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from polywheel.checker import check_paths
+    from polywheel.conformance.files import check_paths
 
     paths = [Path(p) for p in args.paths]
     missing = [str(p) for p in paths if not p.exists()]
@@ -252,7 +253,7 @@ def _cmd_relabel(args: argparse.Namespace) -> int:
 
 
 def _cmd_repair(args: argparse.Namespace) -> int:
-    from polywheel.relabel import repair_wheel
+    from polywheel.repair import repair_wheel
 
     command = args.command_args or DEFAULT_REPAIR
     for wheel in args.wheels:
@@ -371,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except PolywheelError as exc:
-        print(f"polywheel: error: {exc}", file=sys.stderr)
+        report(exc)
         return 1
     except KeyboardInterrupt:
         print("polywheel: interrupted", file=sys.stderr)

@@ -1,13 +1,18 @@
-"""Every error polywheel raises for bad input or a failed build.
+"""Every error polywheel raises for bad input or a failed build, and the one boundary
+that turns them into messages.
 
-Library code raises these; only the PEP 517 hooks and the command line turn them into
-an exit status, so tests can assert on ``key`` and the message.
+Library code raises these and carries them as objects (worker processes return them
+whole, hint and log included); only `boundary` and `report` turn them into text and an
+exit status, for the PEP 517 hooks and the command line alike.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
 
 __all__ = [
     "BuildError",
@@ -16,24 +21,51 @@ __all__ = [
     "PolywheelError",
     "SelectionError",
     "WheelFormatError",
+    "boundary",
     "close_matches_hint",
+    "report",
 ]
 
 
 class PolywheelError(Exception):
-    """Base class: a message for the user, optionally the offending key and a hint."""
+    """Base class: a message for the user, and where known the key, variant, hint and log."""
 
-    def __init__(self, message: str, *, key: str | None = None, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None = None,
+        hint: str | None = None,
+        label: str | None = None,
+        log: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.key = key
         self.hint = hint
+        self.label = label
+        self.log = log
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only fields do not survive the default pickling of exceptions, and
+        # worker processes send these objects back whole.
+        fields = {"key": self.key, "hint": self.hint, "label": self.label, "log": self.log}
+        return (_rebuild, (type(self), self.message, fields))
+
+    @property
+    def headline(self) -> str:
+        """The one-line message: variant and key first, without the hint."""
+        text = f"`{self.key}`: {self.message}" if self.key else self.message
+        return f"variant {self.label!r}: {text}" if self.label else text
 
     def __str__(self) -> str:
-        text = f"`{self.key}`: {self.message}" if self.key else self.message
-        if self.hint:
-            text += f"\n  hint: {self.hint}"
-        return text
+        return self.headline + (f"\n  hint: {self.hint}" if self.hint else "")
+
+
+def _rebuild(cls: type[PolywheelError], message: str, fields: dict[str, Any]) -> PolywheelError:
+    error = cls.__new__(cls)
+    PolywheelError.__init__(error, message, **fields)
+    return error
 
 
 class ConfigError(PolywheelError):
@@ -46,20 +78,6 @@ class SelectionError(PolywheelError):
 
 class BuildError(PolywheelError):
     """One variant's CMake build failed or produced something polywheel must not label."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        label: str | None = None,
-        log: str | None = None,
-        hint: str | None = None,
-    ) -> None:
-        prefix = f"variant {label!r}: " if label else ""
-        super().__init__(prefix + message, hint=hint)
-        self.reason = message
-        self.label = label
-        self.log = log
 
 
 class WheelFormatError(PolywheelError):
@@ -76,3 +94,25 @@ def close_matches_hint(word: str, candidates: Iterable[str]) -> str | None:
     if not matches:
         return None
     return "did you mean " + " or ".join(f"`{m}`" for m in matches) + "?"
+
+
+def report(error: PolywheelError, stream: TextIO | None = None) -> None:
+    """Print one error the way every entry point does: `polywheel: error: ...`."""
+    out = stream or sys.stderr
+    sys.stdout.flush()
+    print(f"polywheel: error: {error}", file=out, flush=True)
+    if error.log:
+        print(f"  log: {error.log}", file=out, flush=True)
+
+
+@contextlib.contextmanager
+def boundary() -> Iterator[None]:
+    """The PEP 517 hooks' boundary: a polywheel error becomes a message and exit status 1.
+
+    Anything else is a bug in polywheel and keeps its traceback.
+    """
+    try:
+        yield
+    except PolywheelError as exc:
+        report(exc)
+        raise SystemExit(1) from None

@@ -2,39 +2,32 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from polywheel.conformance.rules import merge_problems
 from polywheel.errors import IndexMergeError, WheelFormatError
-from polywheel.filename import parse_wheel_name
-from polywheel.rules import merge_problems
-from polywheel.variant_json import check_variant_json, dumps
-from polywheel.wheelfile import atomic_output, read_dist_info
+from polywheel.wheel.filename import index_filename, parse_wheel_name
+from polywheel.wheel.reader import open_wheel
+from polywheel.wheel.variant_json import check_variant_json, dumps
+from polywheel.wheel.writer import atomic_output
 
-__all__ = ["index_filename", "merge_variant_jsons", "read_wheel_variant_json", "write_indexes"]
-
-
-def index_filename(distribution: str, version: str) -> str:
-    """Name and version normalised exactly as in wheel filenames."""
-    return f"{canonicalize_name(distribution).replace('-', '_')}-{version}-variants.json"
+__all__ = ["merge_variant_jsons", "read_wheel_variant_json", "write_indexes"]
 
 
 def read_wheel_variant_json(wheel: Path) -> dict[str, Any]:
-    name = parse_wheel_name(wheel.name)
-    raw = read_dist_info(wheel, "variant.json")
-    if raw is None:
+    """A labelled wheel's variant.json, read through the validating reader and checked."""
+    with open_wheel(wheel) as reader:
+        doc = reader.variant_json()
+        label = reader.name.label
+    if doc is None:
         raise WheelFormatError(
             f"{wheel.name}: a labelled wheel must contain .dist-info/variant.json"
         )
-    try:
-        doc = json.loads(raw)
-    except ValueError as exc:
-        raise WheelFormatError(f"{wheel.name}: variant.json is not JSON: {exc}") from None
-    check_variant_json(doc, wheel.name, expected_label=name.label)
+    check_variant_json(doc, wheel.name, expected_label=label)
     return dict(doc)
 
 

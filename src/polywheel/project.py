@@ -9,7 +9,8 @@ from typing import Any
 
 from polywheel._compat import tomllib
 from polywheel.errors import ConfigError
-from polywheel.matrix import Matrix, expand_matrix
+from polywheel.matrix.expand import expand_matrix
+from polywheel.matrix.spec import Matrix
 from polywheel.settings import Settings, read_settings
 
 __all__ = ["Project", "cmake_module_dir", "load_project"]

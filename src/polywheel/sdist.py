@@ -9,7 +9,7 @@ import tarfile
 from pathlib import Path
 
 from polywheel.project import Project
-from polywheel.wheelfile import atomic_output, reproducible_epoch
+from polywheel.wheel.writer import atomic_output, reproducible_epoch
 
 __all__ = ["finish_sdist"]
 

@@ -1,0 +1,145 @@
+"""`x86_64 :: level :: vN`: the x86-64 micro-architecture levels.
+
+Adding a level (say v5) means adding it here: its flags, its CPUID features for the
+audit, and its place in LEVELS.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from polywheel.errors import ConfigError
+from polywheel.namespaces.base import (
+    AuditFinding,
+    CompilerFlags,
+    FeatureDoc,
+    Namespace,
+    single_value,
+)
+from polywheel.properties import VariantProperty
+
+if TYPE_CHECKING:
+    from polywheel.audit.binary import BinaryAudit
+
+__all__ = ["BASELINE", "LEVELS", "LEVEL_FEATURES", "X86_64", "level_of_features"]
+
+LEVELS = ("v1", "v2", "v3", "v4")
+_GNU = {
+    "v1": ("-march=x86-64",),
+    "v2": ("-march=x86-64-v2",),
+    "v3": ("-march=x86-64-v3",),
+    "v4": ("-march=x86-64-v4",),
+}
+_MSVC = {"v1": (), "v2": ("/arch:SSE4.2",), "v3": ("/arch:AVX2",), "v4": ("/arch:AVX512",)}
+
+# The CPUID features (iced-x86 names) each level adds to the one below.
+LEVEL_FEATURES: Mapping[int, frozenset[str]] = {
+    2: frozenset({"SSE3", "SSSE3", "SSE4_1", "SSE4_2", "POPCNT", "CMPXCHG16B"}),
+    3: frozenset({"AVX", "AVX2", "BMI1", "BMI2", "FMA", "F16C", "MOVBE", "LZCNT"}),
+    4: frozenset({"AVX512F", "AVX512BW", "AVX512CD", "AVX512DQ", "AVX512VL"}),
+}
+# What every x86-64 CPU runs (x86-64 v1), plus hint-space instructions such as endbr64
+# that older CPUs execute as no-ops. XSAVE (xgetbv) is here because compilers emit it
+# only in CPU-detection code (libgcc's __builtin_cpu_init), after CPUID said it exists;
+# the v3 level's XSAVE requirement is about the OS saving AVX state.
+BASELINE = frozenset(
+    {
+        "INTEL8086", "INTEL186", "INTEL286", "INTEL386", "INTEL486", "X64", "FPU", "FPU287",
+        "FPU387", "CMOV", "CX8", "CPUID", "TSC", "MMX", "SSE", "SSE2", "FXSR", "SYSCALL",
+        "MULTIBYTENOP", "PAUSE", "CLFSH", "SEP", "MSR", "CET_IBT", "RDPMC", "XSAVE",
+    }
+)  # fmt: skip
+
+
+def level_of_features(features: Iterable[str]) -> tuple[int, frozenset[str]]:
+    """(x86-64 level an instruction needs, its features outside every level)."""
+    level, other = 1, set()
+    for feature in features:
+        for number, names in LEVEL_FEATURES.items():
+            if feature in names:
+                level = max(level, number)
+                break
+        else:
+            if feature not in BASELINE:
+                other.add(feature)
+    return level, frozenset(other)
+
+
+def _level_number(value: str) -> int:
+    return LEVELS.index(value) + 1
+
+
+class X86_64(Namespace):
+    name = "x86_64"
+    provider: ClassVar[Mapping[str, Any]] = {"requires": ["x86-64-variant-provider"]}
+    kind = "cpu"
+    flag_feature = "level"
+    flag_doc_values = LEVELS
+    feature_docs = (
+        FeatureDoc("`level`", ", ".join(f"`{v}`" for v in LEVELS) + " (one per variant)"),
+        FeatureDoc("any other feature, e.g. `avx512_bf16`", "`on`"),
+    )
+
+    def allowed_values(self, feature: str) -> tuple[str, ...]:
+        return LEVELS if feature == "level" else ("on",)
+
+    def compiler_flags(self, props: Sequence[VariantProperty], *, key: str) -> CompilerFlags:
+        levels = [p for p in props if p.feature == "level"]
+        if not levels:
+            return CompilerFlags()
+        level = single_value(levels, key)
+        if level not in _GNU:
+            raise ConfigError(
+                f"polywheel knows compiler flags for x86_64 levels {', '.join(LEVELS)}, "
+                f"not {level!r}",
+                key=key,
+            )
+        return CompilerFlags(gnu=_GNU[level], msvc=_MSVC[level])
+
+    def narrowness(self, props: Sequence[VariantProperty]) -> int:
+        return max((_level_number(p.value) - 1 for p in props if p.feature == "level"), default=0)
+
+    def audit(
+        self, claims: Mapping[str, Sequence[str]] | None, binaries: Sequence[BinaryAudit]
+    ) -> list[AuditFinding]:
+        levels = list((claims or {}).get("level", ()))
+        claimed = _level_number(levels[0]) if len(levels) == 1 and levels[0] in LEVELS else None
+        findings: list[AuditFinding] = []
+        x86 = [b for b in binaries if b.machine == "x86_64"]
+        if claims is None:
+            what = "x86-64 (a plain wheel installs on every x86-64 CPU, so v1)"
+        elif claimed is None:
+            what = "x86-64 (no level claimed, so v1)"
+        else:
+            what = f"x86-64-v{claimed}"
+        for binary in x86:
+            if binary.level > (claimed or 1):
+                top = binary.functions.get(binary.level, Counter()).most_common(5)
+                used = ", ".join(f"{f} ({n})" for f, n in top)
+                findings.append(
+                    (
+                        "error",
+                        f"{binary.name} needs x86-64-v{binary.level} but the wheel claims "
+                        f"{what}; it would crash with an illegal instruction on older CPUs. "
+                        f"Used in: {used}",
+                    )
+                )
+            if binary.other:
+                listed = ", ".join(f"{k} ({v})" for k, v in binary.other.most_common(6))
+                findings.append(
+                    (
+                        "warning",
+                        f"{binary.name} uses extensions outside the x86-64 levels: {listed}",
+                    )
+                )
+        if claimed and claimed > 1 and x86 and all(b.level <= 1 for b in x86):
+            findings.append(
+                (
+                    "warning",
+                    f"the wheel claims x86-64-v{claimed} but its code uses nothing above "
+                    "v1: did the variant's flags reach the compiler?",
+                )
+            )
+        return findings

@@ -1,0 +1,240 @@
+"""`polywheel build`: the whole matrix in one process, variants in parallel.
+
+This module only schedules: each variant is one `build_variant` call, run in a worker
+process (its own environment, cwd and scikit-build-core state) or, for an unchanged
+build, in this process from the reused raw wheel. Then comes the index file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polywheel
+from polywheel.cmake.runner import variant_build_dir
+from polywheel.errors import BuildError, PolywheelError
+from polywheel.index import write_indexes
+from polywheel.matrix.spec import VariantSpec
+from polywheel.pipeline.pep517 import staging_dir
+from polywheel.pipeline.reuse import BuildCache
+from polywheel.pipeline.variant import BuiltVariant, VariantJob, build_variant
+from polywheel.pipeline.worker import build_in_worker, warm_up
+from polywheel.project import Project
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+__all__ = ["MatrixResult", "VariantResult", "build_matrix", "plan_jobs"]
+
+_PHASES = {
+    "*** Configuring CMake": "configure",
+    "*** Building project": "compile",
+    "*** Installing project": "install",
+    "*** Making wheel": "wheel",
+}
+
+
+@dataclasses.dataclass
+class VariantResult:
+    name: str
+    log: Path
+    built: BuiltVariant | None = None
+    error: PolywheelError | None = None
+    seconds: float = 0.0
+    cached: bool = False
+
+
+@dataclasses.dataclass
+class MatrixResult:
+    variants: list[VariantResult]
+    indexes: list[Path]
+    index_error: PolywheelError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.index_error is None and all(v.error is None for v in self.variants)
+
+
+def plan_jobs(variant_count: int, jobs: int) -> tuple[int, int]:
+    """(variants built at once, compile jobs each) within a budget of `jobs` cores.
+
+    Configure steps are serial, so running variants side by side with fewer compile
+    jobs each keeps the cores busier than one variant at a time with all of them.
+    """
+    jobs = max(1, jobs)
+    concurrent = max(1, min(variant_count, jobs))
+    return concurrent, max(1, jobs // concurrent)
+
+
+class _Progress:
+    def __init__(self, names: Sequence[str], emit: Callable[[str], None]) -> None:
+        self.number = {name: i + 1 for i, name in enumerate(names)}
+        self.lock = threading.Lock()
+        self.emit = emit
+
+    def say(self, name: str, text: str) -> None:
+        with self.lock:
+            self.emit(f"[{self.number[name]}/{len(self.number)}] {name}: {text}")
+
+
+def _follow(log: Path, future: Future[object], name: str, progress: _Progress) -> None:
+    """Report the phases a worker's log shows until its build is done."""
+    position, pending = 0, ""
+    while True:
+        finished = bool(wait([future], timeout=0.05).done)
+        try:
+            with log.open(errors="replace") as f:
+                f.seek(position)
+                chunk = f.read()
+                position = f.tell()
+        except FileNotFoundError:
+            chunk = ""
+        *lines, pending = (pending + chunk).split("\n")
+        for line in lines:
+            for marker, phase in _PHASES.items():
+                if line.startswith(marker):
+                    progress.say(name, phase)
+        if finished:
+            return
+
+
+def _in_worker(
+    pool: ProcessPoolExecutor, project: Project, job: VariantJob, log: Path, progress: _Progress
+) -> BuiltVariant:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.unlink(missing_ok=True)  # never report phases of an earlier build
+    name = job.label or "plain"
+    future = pool.submit(build_in_worker, str(project.root), job, str(log))
+    _follow(log, future, name, progress)  # type: ignore[arg-type]
+    try:
+        outcome = future.result()
+    except BrokenProcessPool:
+        raise BuildError(
+            "the build process died (killed, or out of memory?)", label=job.label
+        ) from None
+    if isinstance(outcome, PolywheelError):
+        raise outcome
+    return outcome
+
+
+def _tail(log: Path, lines: int = 25) -> str:
+    try:
+        content = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join("    " + line for line in content[-lines:])
+
+
+def build_matrix(
+    project: Project,
+    out_dir: Path,
+    *,
+    labels: Sequence[str] = (),
+    jobs: int = 2,
+    plain: bool = True,
+    config_settings: Mapping[str, str | list[str]] | None = None,
+    emit: Callable[[str], None] = print,
+    rebuild: bool = False,
+) -> MatrixResult:
+    """Build the selected variants (default: all), the plain wheel and the index."""
+    matrix = project.matrix
+    # Workers run in the project folder, so every path handed to them is absolute.
+    out_dir = out_dir.resolve()
+    chosen = list(dict.fromkeys(labels))
+    specs: list[VariantSpec | None] = (
+        [matrix.get(label) for label in chosen] if chosen else list(matrix.variants)
+    )
+    if not matrix.variants:
+        specs = [None]  # no matrix: just the plain wheel, through the same machinery
+    config = dict(config_settings or {})
+    log_dir = project.root / "build" / "polywheel-logs"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    concurrent, per_build = plan_jobs(len(specs), jobs)
+    if matrix.variants:
+        what = f"{len(specs)} variant(s) of {project.name}"
+    else:
+        what = f"the plain wheel of {project.name} (no variants declared)"
+    emit(
+        f"*** polywheel {polywheel.__version__}: {what}, "
+        f"{concurrent} at a time with {per_build} compile job(s) each"
+    )
+    names = [spec.label if spec else "plain" for spec in specs]
+    progress = _Progress(names, emit)
+    # The output folder and the build folders change with every build: not inputs.
+    skipped = {
+        path.relative_to(project.root).parts[0]
+        for path in (out_dir, (project.root / variant_build_dir(project, "x", config)).resolve())
+        if path.is_relative_to(project.root) and path != project.root
+    }
+    cache = BuildCache(project, skipped)
+    results = {name: VariantResult(name, log_dir / f"{name}.log") for name in names}
+
+    with staging_dir(out_dir) as staging:
+        job_of = {
+            name: VariantJob(
+                spec,
+                out_dir,
+                staging / name,
+                config,
+                labelled=spec is not None,
+                plain=plain and (spec is None or spec == matrix.plain),
+                jobs=per_build,
+            )
+            for name, spec in zip(names, specs, strict=True)
+        }
+        keys = {name: cache.key(job_of[name].spec, config) for name in names}
+        reusable = {} if rebuild else {name: cache.lookup(name, keys[name]) for name in names}
+
+        def one(name: str) -> None:
+            result, job = results[name], job_of[name]
+            start = time.monotonic()
+            progress.say(name, "start")
+            try:
+                raw = reusable.get(name)
+                if raw is not None:
+                    progress.say(name, "unchanged since the last build, reusing it")
+                    result.cached = True
+                    result.built = build_variant(project, job, reuse=raw)
+                else:
+                    assert pool is not None
+                    result.built = _in_worker(pool, project, job, result.log, progress)
+                    cache.store(name, keys[name], result.built.raw)
+            except PolywheelError as exc:
+                result.error = exc
+            result.seconds = time.monotonic() - start
+            if result.error:
+                progress.say(name, f"FAILED after {result.seconds:.1f}s (log: {result.log})")
+                emit(_tail(result.log))
+            else:
+                progress.say(name, f"done in {result.seconds:.1f}s")
+
+        # Worker processes only when something must really be built.
+        pool = None
+        if any(reusable.get(name) is None for name in names):
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            spawn = multiprocessing.get_context("spawn")
+            pool = ProcessPoolExecutor(concurrent, mp_context=spawn, initializer=warm_up)
+        try:
+            with ThreadPoolExecutor(max_workers=concurrent) as threads:
+                list(threads.map(one, names))
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+
+    ordered = [results[name] for name in names]
+    indexes: list[Path] = []
+    index_error = None
+    if all(r.error is None for r in ordered) and matrix.variants:
+        try:
+            indexes = write_indexes(out_dir)
+        except PolywheelError as exc:
+            index_error = exc
+    return MatrixResult(ordered, indexes, index_error)

@@ -1,0 +1,159 @@
+"""One variant from CMake to verified, audited wheels: the one path every wheel takes.
+
+`build_variant` is called by the PEP 517 hooks (`pipeline/pep517.py`) and, inside a
+worker process, by `polywheel build` (`pipeline/scheduler.py`) alike, so the plain
+wheel of `pip wheel .` is verified and audited exactly like a labelled one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from polywheel.audit.binary import AuditAllow
+from polywheel.audit.wheel import WheelAudit, audit_wheel, judge
+from polywheel.cmake.report import RawBuild, verify_build_report
+from polywheel.cmake.runner import build_raw_wheel
+from polywheel.errors import BuildError
+from polywheel.matrix.spec import VariantSpec
+from polywheel.project import Project
+from polywheel.properties import VariantProperty
+from polywheel.wheel.variant_json import dumps, make_variant_json
+from polywheel.wheel.writer import finalize_wheel
+
+__all__ = ["BuiltVariant", "VariantJob", "build_variant", "variant_json_bytes"]
+
+
+@dataclasses.dataclass(frozen=True)
+class VariantJob:
+    """What to build for one variant and which wheels to write from that build.
+
+    `spec` None is a project without a matrix: its plain build alone.
+    """
+
+    spec: VariantSpec | None
+    out_dir: Path
+    staging: Path
+    config_settings: Mapping[str, str | list[str]]
+    labelled: bool = True
+    plain: bool = False
+    defer_label: bool = False
+    editable: bool = False
+    # The plain-named wheel stands for this variant (an editable install of a selected
+    # variant), so the audit holds it to the variant's claims, not to the baseline.
+    plain_is_variant: bool = False
+    jobs: int | None = None
+
+    @property
+    def label(self) -> str | None:
+        return self.spec.label if self.spec else None
+
+
+@dataclasses.dataclass(frozen=True)
+class BuiltVariant:
+    """The wheels one build became, each with its audit (None when the audit is off)."""
+
+    label: str | None
+    raw: RawBuild
+    wheel: Path | None = None
+    audit: WheelAudit | None = None
+    plain: Path | None = None
+    plain_audit: WheelAudit | None = None
+
+    @property
+    def written(self) -> tuple[Path, ...]:
+        return tuple(p for p in (self.wheel, self.plain) if p is not None)
+
+
+def variant_json_bytes(
+    project: Project, label: str, properties: Sequence[VariantProperty]
+) -> bytes:
+    metadata = project.matrix.metadata
+    doc = make_variant_json(
+        {label: properties}, metadata.namespaces, metadata.providers, project.settings.format
+    )
+    return dumps(doc)
+
+
+def _audit(project: Project, job: VariantJob, built: BuiltVariant) -> BuiltVariant:
+    """Audit what was written; in "error" mode a lie is a BuildError."""
+    settings = project.settings.audit
+    if settings.mode == "off":
+        return built
+    allow = AuditAllow(settings.allow_functions, settings.allow_sections)
+    first = built.wheel or built.plain
+    assert first is not None
+    decoded = audit_wheel(first, allow)
+    # The plain wheel holds the same binaries: judged again, not decoded again.
+    audit = decoded if built.wheel else None
+    plain_audit = None
+    if built.plain is not None:
+        claims = None
+        if job.plain_is_variant and job.spec is not None:
+            claims = json.loads(variant_json_bytes(project, job.spec.label, job.spec.properties))
+        plain_audit = judge(built.plain.name, decoded.binaries, claims)
+    for result, what in ((audit, "variant"), (plain_audit, "plain")):
+        if result is None or result.verdict != "error" or settings.mode != "error":
+            continue
+        problems = "; ".join(m for s, m in result.findings if s == "error")
+        if what == "plain" and not job.plain_is_variant:
+            raise BuildError(
+                f"the plain wheel {result.wheel} installs on every machine, but its machine "
+                f"code does not: {problems}",
+                label=built.label,
+                hint="make `[tool.variants] plain-wheel` name a variant that runs "
+                "everywhere (x86_64 v1 or null), or skip the plain wheel "
+                "(polywheel build --no-plain)",
+            )
+        raise BuildError(
+            f"the machine code does not match the variant: {problems}",
+            label=built.label,
+            hint="see `polywheel audit` and docs/audit.md; runtime-dispatched code can be "
+            "allowed with [tool.variants.audit] allow-functions / allow-sections",
+        )
+    return dataclasses.replace(built, audit=audit, plain_audit=plain_audit)
+
+
+def _write(project: Project, job: VariantJob, raw: RawBuild) -> BuiltVariant:
+    spec = job.spec
+    requires = spec.dependencies if spec else ()
+    built = BuiltVariant(job.label, raw)
+    try:
+        if spec is not None and job.labelled:
+            props = verify_build_report(spec, raw, apply_flags=project.settings.apply_flags)
+            wheel = finalize_wheel(
+                raw.wheel,
+                job.out_dir,
+                label=None if job.defer_label else spec.label,
+                variant_json=variant_json_bytes(project, spec.label, props),
+                requires=requires,
+            )
+            built = dataclasses.replace(built, wheel=wheel)
+        if job.plain:
+            plain = finalize_wheel(
+                raw.wheel, job.out_dir, label=None, variant_json=None, requires=requires
+            )
+            built = dataclasses.replace(built, plain=plain)
+        return _audit(project, job, built)
+    except BaseException:
+        # Nothing half-done stays behind: a refused wheel is never published.
+        for path in built.written:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def build_variant(
+    project: Project, job: VariantJob, *, reuse: RawBuild | None = None
+) -> BuiltVariant:
+    """Build one variant (or reuse an unchanged raw build), verify, write and audit it."""
+    raw = reuse or build_raw_wheel(
+        project,
+        job.spec,
+        job.staging,
+        config_settings=job.config_settings,
+        editable=job.editable,
+        jobs=job.jobs,
+    )
+    return _write(project, job, raw)

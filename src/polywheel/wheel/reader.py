@@ -1,0 +1,199 @@
+"""The one way polywheel reads a wheel: validate first, then read by exact name.
+
+Every command that opens a wheel (check, audit, index, relabel, repair, and the
+finishing of a raw build) goes through `open_wheel` or `inspect_wheel`. Before any
+member is read the archive is checked: the filename parses, member names are plain
+relative paths (no `..`, no absolute or backslash paths, no duplicates), no member is a
+symlink or device, sizes and compression ratios stay within bounds, and there is
+exactly one `.dist-info` folder, the one the filename names. `variant.json` is then
+read at `{dist-info}/variant.json` and nowhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import stat
+import zipfile
+from pathlib import Path
+from typing import IO, Any
+
+from polywheel.conformance.problems import Problem
+from polywheel.errors import WheelFormatError
+from polywheel.wheel.filename import WheelName, filename_problem, parse_wheel_name
+from polywheel.wheel.variant_json import parse_document
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "WheelLimits",
+    "WheelReader",
+    "inspect_wheel",
+    "open_wheel",
+    "read_index_file",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class WheelLimits:
+    """Bounds on the work one wheel can cause; generous enough for multi-GB CUDA wheels."""
+
+    max_members: int = 100_000
+    max_member_size: int = 8 << 30
+    max_total_size: int = 32 << 30
+    max_ratio: int = 1_000  # uncompressed / compressed, for members over 1 MiB
+    max_metadata_size: int = 16 << 20  # RECORD, METADATA, WHEEL
+    max_variant_json_size: int = 1 << 20
+    max_index_size: int = 64 << 20
+
+
+DEFAULT_LIMITS = WheelLimits()
+_RATIO_FLOOR = 1 << 20
+
+
+def _member_problem(info: zipfile.ZipInfo, limits: WheelLimits) -> str | None:
+    name = info.filename
+    parts = name.rstrip("/").split("/")
+    if not name or name.startswith("/") or "\\" in name or "\x00" in name:
+        return f"member {name!r} is not a relative path with forward slashes"
+    if any(part in ("", ".", "..") for part in parts) or ":" in parts[0]:
+        return f"member {name!r} leaves or names the wheel's root"
+    mode = info.external_attr >> 16
+    if mode and not info.is_dir() and stat.S_IFMT(mode) not in (0, stat.S_IFREG):
+        return f"member {name!r} is not a regular file (a symlink or device)"
+    if info.file_size > limits.max_member_size:
+        return f"member {name!r} is {info.file_size} bytes, over {limits.max_member_size}"
+    if info.file_size > _RATIO_FLOOR and info.file_size > limits.max_ratio * max(
+        info.compress_size, 1
+    ):
+        return f"member {name!r} compresses more than {limits.max_ratio}:1 (a zip bomb?)"
+    return None
+
+
+class WheelReader:
+    """An opened, validated wheel. Use `open_wheel` or `inspect_wheel` to get one."""
+
+    def __init__(
+        self, path: Path, name: WheelName, archive: zipfile.ZipFile, limits: WheelLimits
+    ) -> None:
+        self.path = path
+        self.name = name
+        self.limits = limits
+        self._zip = archive
+        self.dist_info = f"{name.distribution}-{name.version}.dist-info"
+        self.files = [i for i in archive.infolist() if not i.is_dir()]
+        self._by_name = {i.filename: i for i in self.files}
+
+    def close(self) -> None:
+        self._zip.close()
+
+    def __enter__(self) -> WheelReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def has(self, arcname: str) -> bool:
+        return arcname in self._by_name
+
+    def open_member(self, arcname: str) -> IO[bytes]:
+        return self._zip.open(self._by_name[arcname])
+
+    def read(self, arcname: str, *, limit: int | None = None) -> bytes:
+        """A member's bytes; `limit` bounds what a small metadata file may cost."""
+        info = self._by_name[arcname]
+        bound = self.limits.max_member_size if limit is None else limit
+        if info.file_size > bound:
+            raise WheelFormatError(
+                f"{self.path.name}: {arcname} is {info.file_size} bytes, over the limit of {bound}"
+            )
+        with self._zip.open(info) as f:
+            data = f.read(bound + 1)
+        if len(data) > bound:
+            raise WheelFormatError(f"{self.path.name}: {arcname} is larger than it claims")
+        return data
+
+    def dist_info_file(self, name: str) -> bytes | None:
+        """`{dist-info}/{name}`, or None; metadata files are bounded in size."""
+        arcname = f"{self.dist_info}/{name}"
+        if not self.has(arcname):
+            return None
+        limit = (
+            self.limits.max_variant_json_size
+            if name == "variant.json"
+            else self.limits.max_metadata_size
+        )
+        return self.read(arcname, limit=limit)
+
+    def variant_json(self) -> Any | None:
+        """The parsed `{dist-info}/variant.json` (not yet checked against the rules)."""
+        raw = self.dist_info_file("variant.json")
+        if raw is None:
+            return None
+        return parse_document(raw, f"{self.path.name}: variant.json")
+
+    @property
+    def is_pure(self) -> bool:
+        """True for a wheel without compiled payload (`Root-Is-Purelib: true` or `none-any`)."""
+        if self.name.tags.endswith("-none-any"):
+            return True
+        return b"Root-Is-Purelib: true" in (self.dist_info_file("WHEEL") or b"")
+
+
+def inspect_wheel(
+    path: Path, limits: WheelLimits = DEFAULT_LIMITS
+) -> tuple[WheelReader | None, list[Problem]]:
+    """A reader, or None with the problems that make the file unreadable as a wheel."""
+    problem = filename_problem(path.name)
+    if problem is not None:
+        return None, [problem]
+    name = parse_wheel_name(path.name)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        return None, [Problem(0, "E", f"not a zip archive: {exc}")]
+    problems = _archive_problems(archive, name, limits)
+    if problems:
+        archive.close()
+        return None, problems
+    return WheelReader(path, name, archive, limits), []
+
+
+def _archive_problems(
+    archive: zipfile.ZipFile, name: WheelName, limits: WheelLimits
+) -> list[Problem]:
+    infos = archive.infolist()
+    if len(infos) > limits.max_members:
+        return [Problem(0, "E", f"{len(infos)} members, over the limit of {limits.max_members}")]
+    seen: set[str] = set()
+    total = 0
+    for info in infos:
+        problem = _member_problem(info, limits)
+        if problem is None and info.filename.rstrip("/") in seen:
+            problem = f"member {info.filename!r} appears twice"
+        if problem is not None:
+            return [Problem(0, "E", problem)]
+        seen.add(info.filename.rstrip("/"))
+        total += info.file_size
+    if total > limits.max_total_size:
+        return [Problem(0, "E", f"{total} bytes uncompressed, over {limits.max_total_size}")]
+    expected = f"{name.distribution}-{name.version}.dist-info"
+    dirs = sorted({n.split("/", 1)[0] for n in seen if n.split("/", 1)[0].endswith(".dist-info")})
+    if dirs != [expected]:
+        return [Problem(7, "E", f"the .dist-info folder must be {expected}, found {dirs}")]
+    return []
+
+
+def open_wheel(path: Path, limits: WheelLimits = DEFAULT_LIMITS) -> WheelReader:
+    """A validated reader; WheelFormatError names the first problem found."""
+    reader, problems = inspect_wheel(path, limits)
+    if reader is None:
+        raise WheelFormatError(f"{path.name}: {problems[0]}")
+    return reader
+
+
+def read_index_file(path: Path, limits: WheelLimits = DEFAULT_LIMITS) -> Any:
+    """The parsed `{name}-{version}-variants.json` (not yet checked against the rules)."""
+    with path.open("rb") as f:
+        raw = f.read(limits.max_index_size + 1)
+    if len(raw) > limits.max_index_size:
+        raise WheelFormatError(f"{path.name} is larger than {limits.max_index_size} bytes")
+    return parse_document(raw, path.name)
