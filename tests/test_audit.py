@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import needs, polywheel
+from conftest import needs, pep517_build, polywheel
 
 from polywheel.audit.binary import AuditAllow
 from polywheel.audit.wheel import audit_wheel
@@ -64,6 +64,39 @@ def test_v1_compiled_with_avx2_is_refused(copy_project: Callable[[str], Path]) -
     assert proc.returncode == 1
     assert "needs x86-64-v3 but the wheel claims x86-64-v1" in proc.stderr
     assert not list((project / "dist").glob("*-x86_64_v1.whl")), "no lying wheel is left"
+
+
+def test_pep517_plain_wheel_is_audited(copy_project: Callable[[str], Path]) -> None:
+    """`pip wheel .` gets the plain wheel: it installs on every CPU, so AVX2 code in it
+    is a lie, as it would be in a v1 wheel."""
+    project = copy_project("simple_c")
+    add(project, 'compile-options = ["-mavx2"]\n', after='label = "x86_64_v1"\n')
+    proc = pep517_build(project, "--wheel", check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "the plain wheel simple_c-0.1.0-" in output and "needs x86-64-v3" in output
+    assert "hint: the project's own flags add wider instructions" in output
+    assert not list((project / "dist").glob("*.whl")), "no lying plain wheel is left"
+
+
+def test_pep517_plain_wheel_verdict_is_printed(copy_project: Callable[[str], Path]) -> None:
+    project = copy_project("simple_c")
+    proc = pep517_build(project, "--wheel")
+    (wheel,) = (project / "dist").glob("*.whl")
+    assert f"polywheel: audit {wheel.name}: ok (v1)" in proc.stdout
+
+
+def test_plain_wheel_from_a_v3_build_is_refused(copy_project: Callable[[str], Path]) -> None:
+    project = copy_project("simple_c")
+    add(project, '\n[tool.variants]\nplain-wheel = "x86_64_v3"\n')
+    proc = polywheel("build", "-o", "dist", "--variant", "x86_64_v3", cwd=project, check=False)
+    assert proc.returncode == 1
+    assert "variant 'x86_64_v3': the plain wheel" in proc.stderr
+    assert "hint: the plain wheel is built as variant 'x86_64_v3'" in proc.stderr
+    assert not list((project / "dist").glob("*.whl"))
+    # Without the plain wheel the v3 build is fine.
+    polywheel("build", "-o", "dist", "--variant", "x86_64_v3", "--no-plain", cwd=project)
+    assert [p.name[-13:] for p in (project / "dist").glob("*.whl")] == ["x86_64_v3.whl"]
 
 
 def test_warning_mode_keeps_the_wheel(copy_project: Callable[[str], Path]) -> None:

@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from wheel.wheelfile import WheelFile
 
 
@@ -41,6 +42,27 @@ def cpu_has(flag: str) -> bool:
         return flag in Path("/proc/cpuinfo").read_text().split()
     except OSError:
         return False
+
+
+# What the host must have (as /proc/cpuinfo names it) to run a build of each level.
+LEVEL_CPU_FLAGS = {
+    "x86_64_v1": (),
+    "x86_64_v3": ("avx", "avx2", "bmi1", "bmi2", "fma", "f16c", "movbe"),
+    "x86_64_v4": ("avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"),
+}
+
+
+def skip_unless_host_runs(label: str) -> None:
+    """Skip, saying why, when this host's CPU cannot run a build of `label`.
+
+    The build itself was compiled and checked before this is called: only running
+    its code depends on the host.
+    """
+    missing = [flag for flag in LEVEL_CPU_FLAGS[label] if not cpu_has(flag)]
+    if label == "x86_64_v4":
+        missing = [*missing, *(f for f in LEVEL_CPU_FLAGS["x86_64_v3"] if not cpu_has(f))]
+    if missing:
+        pytest.skip(f"this host's CPU lacks {', '.join(missing)}: cannot run the {label} build")
 
 
 def call_in_wheel(wheel: Path, tmp: Path, code: str) -> Any:

@@ -178,21 +178,6 @@ def _spec(
     )
 
 
-def _compatibility_rank(spec: VariantSpec) -> tuple[int, int, int]:
-    """Lower is more widely installable: fewer accelerators, a lower CPU level."""
-    accelerators = cpu = 0
-    for ns in dict.fromkeys(p.namespace for p in spec.properties):
-        namespace = known(ns)
-        if namespace is None:
-            continue
-        narrowness = namespace.narrowness(spec.of_namespace(ns))
-        if namespace.kind == "accelerator":
-            accelerators += narrowness
-        else:
-            cpu = max(cpu, narrowness)
-    return (accelerators, cpu, len(spec.properties))
-
-
 def _pick_plain(settings: Settings, variants: tuple[VariantSpec, ...]) -> VariantSpec | None:
     if not variants:
         return None
@@ -210,7 +195,7 @@ def _pick_plain(settings: Settings, variants: tuple[VariantSpec, ...]) -> Varian
         if spec.label == NULL_LABEL:
             return spec
     # min() keeps the first of equals, so declaration order breaks ties.
-    return min(variants, key=_compatibility_rank)
+    return min(variants, key=lambda spec: spec.compatibility_rank)
 
 
 def expand_matrix(settings: Settings) -> Matrix:

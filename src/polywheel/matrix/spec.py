@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from polywheel.errors import SelectionError, close_matches_hint
+from polywheel.namespaces import known
 from polywheel.namespaces.base import CompilerFlags
 from polywheel.namespaces.nvidia import declares_lower_bound, with_toolkit_lower_bound
 from polywheel.properties import VariantProperty
@@ -42,6 +43,22 @@ class VariantSpec:
 
     def of_namespace(self, namespace: str) -> tuple[VariantProperty, ...]:
         return tuple(p for p in self.properties if p.namespace == namespace)
+
+    @property
+    def compatibility_rank(self) -> tuple[int, int, int]:
+        """Lower is more widely installable: fewer accelerators, a lower CPU level, then
+        fewer properties. (0, 0, n) runs on every machine of its architecture."""
+        accelerators = cpu = 0
+        for ns in dict.fromkeys(p.namespace for p in self.properties):
+            namespace = known(ns)
+            if namespace is None:
+                continue
+            narrowness = namespace.narrowness(self.of_namespace(ns))
+            if namespace.kind == "accelerator":
+                accelerators += narrowness
+            else:
+                cpu = max(cpu, narrowness)
+        return (accelerators, cpu, len(self.properties))
 
 
 @dataclasses.dataclass(frozen=True)

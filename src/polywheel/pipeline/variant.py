@@ -103,9 +103,7 @@ def _audit(project: Project, job: VariantJob, built: BuiltVariant) -> BuiltVaria
                 f"the plain wheel {result.wheel} installs on every machine, but its machine "
                 f"code does not: {problems}",
                 label=built.label,
-                hint="make `[tool.variants] plain-wheel` name a variant that runs "
-                "everywhere (x86_64 v1 or null), or skip the plain wheel "
-                "(polywheel build --no-plain)",
+                hint=_plain_hint(job.spec),
             )
         raise BuildError(
             f"the machine code does not match the variant: {problems}",
@@ -114,6 +112,21 @@ def _audit(project: Project, job: VariantJob, built: BuiltVariant) -> BuiltVaria
             "allowed with [tool.variants.audit] allow-functions / allow-sections",
         )
     return dataclasses.replace(built, audit=audit, plain_audit=plain_audit)
+
+
+def _plain_hint(spec: VariantSpec | None) -> str:
+    if spec is not None and spec.compatibility_rank[:2] != (0, 0):
+        return (
+            f"the plain wheel is built as variant {spec.label!r}; make `[tool.variants] "
+            "plain-wheel` name a variant that runs everywhere (x86_64 v1 or null), or "
+            "skip the plain wheel (polywheel build --no-plain)"
+        )
+    return (
+        "the project's own flags add wider instructions (-march=native, -mavx2 in "
+        "compile-options, CMAKE_C_FLAGS, CFLAGS or target_compile_options?); "
+        "runtime-dispatched code can be allowed with [tool.variants.audit] "
+        "allow-functions / allow-sections"
+    )
 
 
 def _write(project: Project, job: VariantJob, raw: RawBuild) -> BuiltVariant:

@@ -6,6 +6,11 @@
 #define CAT2(a, b) a##b
 #define CAT(a, b) CAT2(a, b)
 
+/* Lets a test see, without running the module, which flags it was compiled with. */
+#ifdef __AVX512F__
+__attribute__((used)) static const char compiled_with[] = "probe-compiled-with-avx512f";
+#endif
+
 static PyObject *avx512(PyObject *self, PyObject *args) {
     (void)self; (void)args;
 #ifdef __AVX512F__
