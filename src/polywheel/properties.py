@@ -38,7 +38,7 @@ class VariantProperty:
 
 def parse_property(text: str, *, key: str) -> VariantProperty:
     """Parse one property string; `key` names where it came from for the error."""
-    match = _PROPERTY_RE.match(text)
+    match = _PROPERTY_RE.fullmatch(text)
     if not match:
         raise ConfigError(
             f"{text!r} is not a variant property; expected 'namespace :: feature :: value'",
@@ -51,7 +51,7 @@ def parse_property(text: str, *, key: str) -> VariantProperty:
         (feature, "feature", NAME_RE),
         (value, "value", VALUE_RE),
     ):
-        if not pattern.match(part):
+        if not pattern.fullmatch(part):
             raise ConfigError(
                 f"in property {text!r} the {what} {part!r} must match {pattern.pattern} "
                 "(lowercase ASCII, PEP 825)",
@@ -62,9 +62,9 @@ def parse_property(text: str, *, key: str) -> VariantProperty:
 
 def check_label(label: str, *, key: str, property_count: int, max_length: int) -> None:
     """Enforce the PEP 825 label rules plus polywheel's length default."""
-    if not LABEL_RE.match(label):
+    if not LABEL_RE.fullmatch(label):
         fixed = re.sub(r"[^0-9a-z_.]", "_", label.lower())
-        hint = f"use {fixed!r}" if fixed and LABEL_RE.match(fixed) else None
+        hint = f"use {fixed!r}" if fixed and LABEL_RE.fullmatch(fixed) else None
         raise ConfigError(
             f"{label!r} is not a valid variant label: it must match {LABEL_RE.pattern} "
             "(lowercase letters, digits, '_' and '.'; PEP 825)",

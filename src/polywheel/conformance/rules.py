@@ -57,7 +57,7 @@ def _tree_problems(label: str, tree: Any, namespaces: Sequence[str]) -> list[Pro
     if label != NULL_LABEL and not tree:
         problems.append(Problem(20, "E", f"variant {label!r} has no properties but is not 'null'"))
     for ns, features in tree.items():
-        if not NAME_RE.match(ns):
+        if not NAME_RE.fullmatch(ns):
             problems.append(Problem(13, "E", f"variant {label!r}: bad namespace {ns!r}"))
         if ns not in namespaces:
             problems.append(
@@ -70,12 +70,12 @@ def _tree_problems(label: str, tree: Any, namespaces: Sequence[str]) -> list[Pro
             problems.append(Problem(16, "W", f"variant {label!r}: empty namespace {ns!r}"))
         for feature, values in features.items():
             name = f"{ns} :: {feature}"
-            if not NAME_RE.match(feature):
+            if not NAME_RE.fullmatch(feature):
                 problems.append(Problem(13, "E", f"variant {label!r}: bad feature {feature!r}"))
             if not isinstance(values, list) or not values:
                 problems.append(Problem(14, "E", f"variant {label!r}: {name} needs values"))
                 continue
-            if not all(isinstance(v, str) and VALUE_RE.match(v) for v in values):
+            if not all(isinstance(v, str) and VALUE_RE.fullmatch(v) for v in values):
                 problems.append(Problem(13, "E", f"variant {label!r}: {name} has a bad value"))
                 continue
             if len(set(values)) != len(values):
@@ -117,7 +117,7 @@ def document_problems(doc: Any, *, expected_label: str | None = None) -> list[Pr
         not isinstance(raw, list)
         or not raw
         or len(set(map(str, raw))) != len(raw)
-        or not all(isinstance(n, str) and NAME_RE.match(n) for n in raw)
+        or not all(isinstance(n, str) and NAME_RE.fullmatch(n) for n in raw)
     ):
         problems.append(
             Problem(17, "E", "default-priorities.namespace must be non-empty, distinct names")
@@ -137,7 +137,7 @@ def document_problems(doc: Any, *, expected_label: str | None = None) -> list[Pr
                 Problem(19, "E", f"`variants` does not hold the filename label {expected_label!r}")
             )
     for label, tree in variants.items():
-        if not LABEL_RE.match(label):
+        if not LABEL_RE.fullmatch(label):
             problems.append(Problem(3, "E", f"label {label!r} must match {LABEL_RE.pattern}"))
         problems += _tree_problems(label, tree, namespaces)
     return sorted(set(problems))

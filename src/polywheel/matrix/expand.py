@@ -135,7 +135,7 @@ def _spec(
         props |= derived
         sm_props = set(derived)
     for prop in sm_props:
-        if not SM_ARCH_RE.match(prop.value):
+        if not SM_ARCH_RE.fullmatch(prop.value):
             raise ConfigError(
                 f"property '{prop}': sm_arch values look like '90_real' or '90_virtual'",
                 key=f"{key}.properties",

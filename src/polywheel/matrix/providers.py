@@ -33,10 +33,11 @@ def _default_order(used: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(ordered, key=key))
 
 
-def _known_provider(ns: str) -> dict[str, Any] | None:
+def _known_provider(ns: str, if_unknown: ConfigError) -> dict[str, Any]:
+    """The provider polywheel fills in for a well-known namespace; `if_unknown` otherwise."""
     namespace = known(ns)
     if namespace is None:
-        return None
+        raise if_unknown
     return {k: list(v) if isinstance(v, list) else v for k, v in namespace.provider.items()}
 
 
@@ -47,41 +48,39 @@ def resolve_variant_metadata(
     declared = {p.namespace: p.table for p in table.providers}
     providers: dict[str, Mapping[str, Any]] = dict(declared)
     for ns in used_namespaces:
-        if ns in providers:
-            continue
-        provider = _known_provider(ns)
-        if provider is None:
-            raise ConfigError(
-                f"namespace {ns!r} is used by the matrix but has no provider",
-                key=f"variant.providers.{ns}",
-                hint=f"declare [variant.providers.{ns}] with `requires` or "
-                "`static-properties`; polywheel fills in providers only for "
-                + ", ".join(sorted(KNOWN)),
+        if ns not in providers:
+            providers[ns] = _known_provider(
+                ns,
+                ConfigError(
+                    f"namespace {ns!r} is used by the matrix but has no provider",
+                    key=f"variant.providers.{ns}",
+                    hint=f"declare [variant.providers.{ns}] with `requires` or "
+                    "`static-properties`; polywheel fills in providers only for "
+                    + ", ".join(sorted(KNOWN)),
+                ),
             )
-        providers[ns] = provider
     if table.priorities is None:
-        namespaces = _default_order([*declared, *used_namespaces])
-    else:
-        namespaces = table.priorities
-        missing = [ns for ns in providers if ns not in namespaces]
-        if missing:
-            raise ConfigError(
-                f"namespaces {missing} have providers but are missing from the list; "
-                "installers require the list to name exactly the provider namespaces",
-                key="variant.default-priorities.namespace",
-            )
-        for ns in namespaces:
-            if ns in providers:
-                continue
-            provider = _known_provider(ns)
-            if provider is None:
-                raise ConfigError(
+        return VariantMetadata(
+            _default_order([*declared, *used_namespaces]), providers, table.declared_variants
+        )
+    missing = [ns for ns in providers if ns not in table.priorities]
+    if missing:
+        raise ConfigError(
+            f"namespaces {missing} have providers but are missing from the list; "
+            "installers require the list to name exactly the provider namespaces",
+            key="variant.default-priorities.namespace",
+        )
+    for ns in table.priorities:
+        if ns not in providers:
+            providers[ns] = _known_provider(
+                ns,
+                ConfigError(
                     f"namespace {ns!r} is listed but has no provider",
                     key="variant.default-priorities.namespace",
                     hint=f"declare [variant.providers.{ns}]",
-                )
-            providers[ns] = provider
-    return VariantMetadata(namespaces, providers, table.declared_variants)
+                ),
+            )
+    return VariantMetadata(table.priorities, providers, table.declared_variants)
 
 
 def check_property_value(

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from polywheel.errors import ConfigError
-from polywheel.namespaces.base import CompilerFlags, FeatureDoc, Namespace, single_value
-from polywheel.properties import VariantProperty
+from polywheel.namespaces.base import CompilerFlags, CpuNamespace, FeatureDoc
 
 __all__ = ["AARCH64", "VERSIONS", "march_flag"]
 
@@ -21,7 +20,7 @@ _VERSION_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)a$")
 
 def march_flag(version: str) -> str:
     """'8.2a' → '-march=armv8.2-a', '8a' and '8.0a' → '-march=armv8-a', '9.0a' → armv9-a."""
-    match = _VERSION_RE.match(version)
+    match = _VERSION_RE.fullmatch(version)
     if not match:
         raise ValueError(version)
     number = match.group(1)
@@ -30,31 +29,21 @@ def march_flag(version: str) -> str:
     return f"-march=armv{number}-a"
 
 
-class AARCH64(Namespace):
+class AARCH64(CpuNamespace):
     name = "aarch64"
     provider: ClassVar[Mapping[str, Any]] = {"requires": ["aarch64-variant-provider"]}
-    kind = "cpu"
     flag_feature = "version"
+    values = VERSIONS
     flag_doc_values = ("8a", "8.2a", "9.0a")
     feature_docs = (
         FeatureDoc("`version`", "`8a`, `8.1a` … `8.9a`, `9.0a` … `9.5a` (one per variant)"),
         FeatureDoc("any other feature", "`on`"),
     )
 
-    def allowed_values(self, feature: str) -> tuple[str, ...]:
-        return VERSIONS if feature == "version" else ("on",)
-
-    def compiler_flags(self, props: Sequence[VariantProperty], *, key: str) -> CompilerFlags:
-        versions = [p for p in props if p.feature == "version"]
-        if not versions:
-            return CompilerFlags()
-        version = single_value(versions, key)
+    def flags_for(self, value: str, *, key: str) -> CompilerFlags:
         try:
-            return CompilerFlags(gnu=(march_flag(version),))
+            return CompilerFlags(gnu=(march_flag(value),))
         except ValueError:
             raise ConfigError(
-                f"aarch64 version {version!r} is not like '8.2a' or '9.0a'", key=key
+                f"aarch64 version {value!r} is not like '8.2a' or '9.0a'", key=key
             ) from None
-
-    def narrowness(self, props: Sequence[VariantProperty]) -> int:
-        return max((VERSIONS.index(p.value) for p in props if p.feature == "version"), default=0)

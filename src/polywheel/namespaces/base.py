@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AuditFinding",
     "CompilerFlags",
+    "CpuNamespace",
     "FeatureDoc",
     "Namespace",
     "single_value",
@@ -119,3 +120,34 @@ class Namespace:
         """Compare the machine code with the claimed features (None: a plain wheel)."""
         del claims, binaries
         return []
+
+
+class CpuNamespace(Namespace):
+    """A CPU namespace: one feature (`flag_feature`) whose ordered `values` set the
+    compiler flags, any other feature `on`. Earlier values install on more machines."""
+
+    kind = "cpu"
+    flag_feature: ClassVar[str]
+    values: ClassVar[tuple[str, ...]]
+
+    def allowed_values(self, feature: str) -> tuple[str, ...]:
+        return self.values if feature == self.flag_feature else ("on",)
+
+    def flags_for(self, value: str, *, key: str) -> CompilerFlags:
+        raise NotImplementedError
+
+    def compiler_flags(self, props: Sequence[VariantProperty], *, key: str) -> CompilerFlags:
+        chosen = [p for p in props if p.feature == self.flag_feature]
+        if not chosen:
+            return CompilerFlags()
+        return self.flags_for(single_value(chosen, key), key=key)
+
+    def narrowness(self, props: Sequence[VariantProperty]) -> int:
+        return max(
+            (
+                self.values.index(p.value)
+                for p in props
+                if p.feature == self.flag_feature and p.value in self.values
+            ),
+            default=0,
+        )

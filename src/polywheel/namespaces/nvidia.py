@@ -44,7 +44,7 @@ def properties_from_cmake_architectures(
     """CMake `CMAKE_CUDA_ARCHITECTURES` entries → `nvidia :: sm_arch` properties."""
     props: set[VariantProperty] = set()
     for arch in archs:
-        match = _CMAKE_ARCH_RE.match(arch.strip())
+        match = _CMAKE_ARCH_RE.fullmatch(arch.strip())
         if not match:
             raise ConfigError(
                 f"{arch!r} is not an explicit CUDA architecture; use entries like '90', "
@@ -117,7 +117,7 @@ class NVIDIA(Namespace):
                 hint=close_matches_hint(prop.feature, FEATURES),
             )
         pattern = SM_ARCH_RE if prop.feature == SM_ARCH else _CUDA_VERSION_RE
-        if not pattern.match(prop.value):
+        if not pattern.fullmatch(prop.value):
             example = "'90_real' or '90_virtual'" if prop.feature == SM_ARCH else "'12.8'"
             raise ConfigError(
                 f"property '{prop}': {prop.value!r} is not a valid {prop.feature} value, "

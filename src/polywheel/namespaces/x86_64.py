@@ -14,11 +14,9 @@ from polywheel.errors import ConfigError
 from polywheel.namespaces.base import (
     AuditFinding,
     CompilerFlags,
+    CpuNamespace,
     FeatureDoc,
-    Namespace,
-    single_value,
 )
-from polywheel.properties import VariantProperty
 
 if TYPE_CHECKING:
     from polywheel.audit.binary import BinaryAudit
@@ -71,35 +69,25 @@ def _level_number(value: str) -> int:
     return LEVELS.index(value) + 1
 
 
-class X86_64(Namespace):
+class X86_64(CpuNamespace):
     name = "x86_64"
     provider: ClassVar[Mapping[str, Any]] = {"requires": ["x86-64-variant-provider"]}
-    kind = "cpu"
     flag_feature = "level"
+    values = LEVELS
     flag_doc_values = LEVELS
     feature_docs = (
         FeatureDoc("`level`", ", ".join(f"`{v}`" for v in LEVELS) + " (one per variant)"),
         FeatureDoc("any other feature, e.g. `avx512_bf16`", "`on`"),
     )
 
-    def allowed_values(self, feature: str) -> tuple[str, ...]:
-        return LEVELS if feature == "level" else ("on",)
-
-    def compiler_flags(self, props: Sequence[VariantProperty], *, key: str) -> CompilerFlags:
-        levels = [p for p in props if p.feature == "level"]
-        if not levels:
-            return CompilerFlags()
-        level = single_value(levels, key)
-        if level not in _GNU:
+    def flags_for(self, value: str, *, key: str) -> CompilerFlags:
+        if value not in _GNU:
             raise ConfigError(
                 f"polywheel knows compiler flags for x86_64 levels {', '.join(LEVELS)}, "
-                f"not {level!r}",
+                f"not {value!r}",
                 key=key,
             )
-        return CompilerFlags(gnu=_GNU[level], msvc=_MSVC[level])
-
-    def narrowness(self, props: Sequence[VariantProperty]) -> int:
-        return max((_level_number(p.value) - 1 for p in props if p.feature == "level"), default=0)
+        return CompilerFlags(gnu=_GNU[value], msvc=_MSVC[value])
 
     def audit(
         self, claims: Mapping[str, Sequence[str]] | None, binaries: Sequence[BinaryAudit]

@@ -83,6 +83,9 @@ class Integer(Kind):
         return f"integer ≥ {self.minimum}"
 
     def validate(self, value: Any, key: str) -> int:
+        # JSON schema's "integer" takes 16.0 as well, so the reader does too.
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         if not isinstance(value, int) or isinstance(value, bool) or value < self.minimum:
             raise self.fail(f"must be an integer >= {self.minimum}", key)
         return value
@@ -129,6 +132,10 @@ class String(Kind):
 
 @dataclasses.dataclass(frozen=True)
 class StringList(Kind):
+    """A list of strings; `item_pattern` is enforced on every item, `item_schema_pattern`
+    only written to the JSON schema (a later stage checks it with a better message)."""
+
+    item_pattern: str | None = None
     item_schema_pattern: str | None = None
     non_empty: bool = False
     type_doc: str = "list of strings"
@@ -139,14 +146,19 @@ class StringList(Kind):
             not isinstance(value, list)
             or not all(isinstance(v, str) for v in value)
             or (self.non_empty and not value)
+            or (
+                self.item_pattern is not None
+                and not all(re.fullmatch(self.item_pattern, v) for v in value)
+            )
         ):
             raise self.fail("must be a list of strings", key)
         return tuple(value)
 
     def schema(self) -> dict[str, Any]:
         items: dict[str, Any] = {"type": "string"}
-        if self.item_schema_pattern:
-            items["pattern"] = self.item_schema_pattern
+        pattern = self.item_pattern or self.item_schema_pattern
+        if pattern:
+            items["pattern"] = pattern
         return {"type": "array", "items": items, **({"minItems": 1} if self.non_empty else {})}
 
 
@@ -196,6 +208,8 @@ class DefineMap(Kind):
     def _value(value: Any, key: str) -> str:
         if isinstance(value, bool):
             return "ON" if value else "OFF"
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))  # what JSON schema's "integer" accepts
         if isinstance(value, (str, int)):
             return str(value)
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
@@ -319,7 +333,7 @@ class MapOf(Kind):
         result = {}
         for name, item in value.items():
             where = f"{key}.{name}"
-            if self.key_pattern is not None and not re.match(self.key_pattern, str(name)):
+            if self.key_pattern is not None and not re.fullmatch(self.key_pattern, str(name)):
                 raise ConfigError(f"{name!r} must match {self.key_pattern}", key=where)
             result[str(name)] = self.value.validate(item, where)
         return result

@@ -61,7 +61,7 @@ def _provider(namespace: str, table: Mapping[str, Any]) -> ProviderDecl:
     if api is not None:
         if requires is None:
             raise ConfigError("`plugin-api` needs `requires`", key=f"{key}.plugin-api")
-        if not _PLUGIN_API_RE.match(api):
+        if not _PLUGIN_API_RE.fullmatch(api):
             raise ConfigError(
                 f"{api!r} is not an object reference like 'module.path:Object'",
                 key=f"{key}.plugin-api",

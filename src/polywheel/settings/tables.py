@@ -273,7 +273,7 @@ PROVIDER = Table(
             "static-properties",
             MapOf(
                 StringList(
-                    item_schema_pattern=VALUE_RE.pattern,
+                    item_pattern=VALUE_RE.pattern,
                     non_empty=True,
                     message="must be a non-empty list of values matching ^[a-z0-9_.]+$",
                 ),
@@ -305,7 +305,7 @@ VARIANT_TABLE = Table(
                     Field(
                         "namespace",
                         StringList(
-                            item_schema_pattern=NAME_RE.pattern,
+                            item_pattern=NAME_RE.pattern,
                             non_empty=True,
                             message="must be a non-empty list of distinct namespaces, most "
                             "preferred first",

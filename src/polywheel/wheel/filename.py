@@ -46,7 +46,7 @@ def _parse(filename: str) -> WheelName | Problem:
     label: str | None = None
     if len(parts) == 7 or (len(parts) == 6 and not parts[2][:1].isdigit()):
         label = parts.pop()
-        if not LABEL_RE.match(label):
+        if not LABEL_RE.fullmatch(label):
             return Problem(3, "E", f"variant label {label!r} must match {LABEL_RE.pattern}")
     if len(parts) not in (5, 6):
         return Problem(1, "E", "a wheel filename has 5 to 7 dash-separated parts")
