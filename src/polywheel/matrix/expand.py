@@ -67,6 +67,26 @@ def _merge(entries: Sequence[AxisEntry]) -> BuildOptions:
     )
 
 
+def _check_template(template: str, axes: Sequence[str]) -> None:
+    """Every `{field}` of the label template names an axis; braces balance."""
+    key = "tool.variants.label-template"
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise ConfigError(
+            f"{template!r} is not a template: {exc}",
+            key=key,
+            hint="write axis names in braces, e.g. '{cpu}_{cuda}'; '{{' and '}}' are braces",
+        ) from None
+    unknown = sorted(set(fields) - set(axes))
+    if unknown:
+        raise ConfigError(
+            f"names unknown axes {unknown}; axes: {', '.join(axes)}",
+            key=key,
+            hint="write axis names in braces, e.g. '{cpu}_{cuda}'",
+        )
+
+
 def _product(settings: Settings) -> list[tuple[str, BuildOptions, str]]:
     if not settings.axes:
         if settings.exclude or settings.label_template:
@@ -92,13 +112,7 @@ def _product(settings: Settings) -> list[tuple[str, BuildOptions, str]]:
                     hint=close_matches_hint(entry, entries_by_axis[axis]),
                 )
     if settings.label_template is not None:
-        fields = {f for _, f, _, _ in string.Formatter().parse(settings.label_template) if f}
-        unknown = fields - set(names)
-        if unknown:
-            raise ConfigError(
-                f"names unknown axes {sorted(unknown)}; axes: {', '.join(names)}",
-                key="tool.variants.label-template",
-            )
+        _check_template(settings.label_template, names)
     result = []
     for combo in itertools.product(*(entries for _, entries in settings.axes)):
         chosen = dict(zip(names, combo, strict=True))

@@ -87,7 +87,9 @@ def split_config_settings(
 
 
 def _flag(raw: str | list[str] | None) -> bool:
-    value = (raw[-1] if isinstance(raw, list) else raw or "").strip().lower()
+    if isinstance(raw, list):
+        raw = raw[-1] if raw else None  # a repeated option: the last one wins
+    value = (raw or "").strip().lower()
     if raw is None or value in ("false", "0", "no", "off"):
         return False
     if value in ("", "true", "1", "yes", "on"):

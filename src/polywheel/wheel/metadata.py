@@ -18,7 +18,7 @@ def add_requires(metadata: bytes, requires: Sequence[str]) -> bytes:
         for line in head.splitlines()
         if line.startswith("Requires-Dist:")
     }
-    lines = [f"Requires-Dist: {r}" for r in requires if r not in existing]
+    lines = [f"Requires-Dist: {r}" for r in dict.fromkeys(requires) if r not in existing]
     if not lines:
         return metadata
     new_head = head.rstrip("\n") + "\n" + "\n".join(lines)
