@@ -3,11 +3,8 @@ the plain wheel), each through `build_variant`, published only when all succeede
 
 from __future__ import annotations
 
-import contextlib
-import shutil
 import sys
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from polywheel.audit.report import summary
@@ -16,19 +13,9 @@ from polywheel.matrix.selection import Selection
 from polywheel.pipeline.variant import BuiltVariant, VariantJob, build_variant
 from polywheel.project import Project
 from polywheel.wheel.reader import open_wheel
+from polywheel.wheel.writer import staging_dir
 
-__all__ = ["build_selection", "staging_dir"]
-
-
-@contextlib.contextmanager
-def staging_dir(out_dir: Path) -> Iterator[Path]:
-    """A hidden scratch folder inside `out_dir` (same filesystem: renames are atomic)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix=".polywheel-", dir=out_dir))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
+__all__ = ["build_selection"]
 
 
 def _check_prepared(wheel: Path, metadata_directory: str) -> None:

@@ -21,11 +21,11 @@ from polywheel.cmake.runner import variant_build_dir
 from polywheel.errors import BuildError, PolywheelError
 from polywheel.index import write_indexes
 from polywheel.matrix.spec import VariantSpec
-from polywheel.pipeline.pep517 import staging_dir
 from polywheel.pipeline.reuse import BuildCache
 from polywheel.pipeline.variant import BuiltVariant, VariantJob, build_variant
 from polywheel.pipeline.worker import build_in_worker, warm_up
 from polywheel.project import Project
+from polywheel.wheel.writer import staging_dir
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor

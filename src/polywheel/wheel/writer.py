@@ -11,6 +11,7 @@ import datetime
 import hashlib
 import io
 import os
+import shutil
 import stat
 import tempfile
 import zipfile
@@ -21,7 +22,7 @@ from polywheel.errors import WheelFormatError
 from polywheel.wheel.metadata import add_requires
 from polywheel.wheel.reader import open_wheel
 
-__all__ = ["atomic_output", "finalize_wheel", "record_hash", "reproducible_epoch"]
+__all__ = ["atomic_output", "finalize_wheel", "record_hash", "reproducible_epoch", "staging_dir"]
 
 # The earliest time a zip entry can hold; used when SOURCE_DATE_EPOCH is unset, so
 # output is reproducible by default.
@@ -78,6 +79,17 @@ def atomic_output(final: Path) -> Iterator[Path]:
         tmp_path.replace(final)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def staging_dir(out_dir: Path) -> Iterator[Path]:
+    """A hidden scratch folder inside `out_dir` (same filesystem: renames are atomic)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=".polywheel-", dir=out_dir))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def finalize_wheel(
