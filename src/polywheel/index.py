@@ -15,7 +15,38 @@ from polywheel.wheel.reader import open_wheel
 from polywheel.wheel.variant_json import check_variant_json, dumps
 from polywheel.wheel.writer import atomic_output
 
-__all__ = ["merge_variant_jsons", "read_wheel_variant_json", "write_indexes"]
+__all__ = [
+    "labels_in_folder",
+    "merge_variant_jsons",
+    "read_wheel_variant_json",
+    "release_of",
+    "remove_index",
+    "write_indexes",
+]
+
+Release = tuple[str, str]  # (canonical name, version)
+
+
+def release_of(wheel: Path) -> Release:
+    name = parse_wheel_name(wheel.name)
+    return (str(canonicalize_name(name.distribution)), name.version)
+
+
+def labels_in_folder(folder: Path, distribution: str, version: str) -> set[str]:
+    """The labels of this release's wheels in `folder`, read from the filenames."""
+    labels = set()
+    for wheel in folder.glob("*.whl"):
+        try:
+            name = parse_wheel_name(wheel.name)
+        except WheelFormatError:
+            continue
+        if name.label and release_of(wheel) == (canonicalize_name(distribution), version):
+            labels.add(name.label)
+    return labels
+
+
+def remove_index(folder: Path, distribution: str, version: str) -> None:
+    (folder / index_filename(distribution, version)).unlink(missing_ok=True)
 
 
 def read_wheel_variant_json(wheel: Path) -> dict[str, Any]:

@@ -13,6 +13,7 @@ __all__ = [
     "NULL_LABEL",
     "VariantProperty",
     "check_label",
+    "label_problem",
     "parse_property",
     "properties_from_dict",
     "properties_to_dict",
@@ -60,9 +61,25 @@ def parse_property(text: str, *, key: str) -> VariantProperty:
     return VariantProperty(namespace, feature, value)
 
 
+def label_problem(label: str) -> str | None:
+    """Why `label` may not name a variant (and so a file or folder), or None.
+
+    The one full-match check every label passes, wherever it comes from (pyproject,
+    variant.json, an index file, a filename), before it can become part of a path.
+    """
+    if not LABEL_RE.fullmatch(label):
+        return f"{label!r} must match {LABEL_RE.pattern}"
+    if not label.strip("."):
+        return f"{label!r} is made of dots only and would name a folder, not a variant"
+    return None
+
+
 def check_label(label: str, *, key: str, property_count: int, max_length: int) -> None:
     """Enforce the PEP 825 label rules plus polywheel's length default."""
-    if not LABEL_RE.fullmatch(label):
+    problem = label_problem(label)
+    if problem and LABEL_RE.fullmatch(label):
+        raise ConfigError(problem, key=key, hint="use a name such as 'x86_64_v3'")
+    if problem:
         fixed = re.sub(r"[^0-9a-z_.]", "_", label.lower())
         hint = f"use {fixed!r}" if fixed and LABEL_RE.fullmatch(fixed) else None
         raise ConfigError(

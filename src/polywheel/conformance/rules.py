@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from polywheel.conformance.problems import Problem
-from polywheel.properties import LABEL_RE, NAME_RE, NULL_LABEL, VALUE_RE
+from polywheel.properties import NAME_RE, NULL_LABEL, VALUE_RE, label_problem
 
 __all__ = [
     "SCHEMA_PEP825",
@@ -137,8 +137,9 @@ def document_problems(doc: Any, *, expected_label: str | None = None) -> list[Pr
                 Problem(19, "E", f"`variants` does not hold the filename label {expected_label!r}")
             )
     for label, tree in variants.items():
-        if not LABEL_RE.fullmatch(label):
-            problems.append(Problem(3, "E", f"label {label!r} must match {LABEL_RE.pattern}"))
+        problem = label_problem(label)
+        if problem:
+            problems.append(Problem(3, "E", f"label {problem}"))
         problems += _tree_problems(label, tree, namespaces)
     return sorted(set(problems))
 

@@ -16,11 +16,24 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from packaging.utils import canonicalize_name
+
 import polywheel
 from polywheel.cmake.runner import variant_build_dir
 from polywheel.errors import BuildError, PolywheelError
-from polywheel.index import write_indexes
+from polywheel.index import (
+    labels_in_folder,
+    release_of,
+    remove_index,
+    write_indexes,
+)
 from polywheel.matrix.spec import VariantSpec
+from polywheel.pipeline.faults import (
+    exclusive,
+    interruptible,
+    remove_leftovers,
+    stop_process_groups,
+)
 from polywheel.pipeline.reuse import BuildCache
 from polywheel.pipeline.variant import BuiltVariant, VariantJob, build_variant
 from polywheel.pipeline.worker import build_in_worker, warm_up
@@ -55,6 +68,7 @@ class MatrixResult:
     variants: list[VariantResult]
     indexes: list[Path]
     index_error: PolywheelError | None = None
+    index_note: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -175,66 +189,126 @@ def build_matrix(
     cache = BuildCache(project, skipped)
     results = {name: VariantResult(name, log_dir / f"{name}.log") for name in names}
 
-    with staging_dir(out_dir) as staging:
-        job_of = {
-            name: VariantJob(
-                spec,
-                out_dir,
-                staging / name,
-                config,
-                labelled=spec is not None,
-                plain=plain and (spec is None or spec == matrix.plain),
-                jobs=per_build,
-            )
-            for name, spec in zip(names, specs, strict=True)
-        }
-        keys = {name: cache.key(job_of[name].spec, config) for name in names}
-        reusable = {} if rebuild else {name: cache.lookup(name, keys[name]) for name in names}
+    locks = [project.root / "build" / ".polywheel.lock", out_dir / ".polywheel.lock"]
+    with interruptible(), exclusive(locks, emit):
+        for leftover in remove_leftovers(out_dir):
+            emit(f"*** removed {leftover.name}, left behind by a polywheel run that was killed")
+        with staging_dir(out_dir) as staging:
+            job_of = {
+                name: VariantJob(
+                    spec,
+                    out_dir,
+                    staging / name,
+                    config,
+                    labelled=spec is not None,
+                    plain=plain and (spec is None or spec == matrix.plain),
+                    jobs=per_build,
+                )
+                for name, spec in zip(names, specs, strict=True)
+            }
+            _run(project, job_of, results, cache, rebuild, concurrent, progress, emit)
+        ordered = [results[name] for name in names]
+        return MatrixResult(ordered, *_index(project, out_dir, ordered))
 
-        def one(name: str) -> None:
-            result, job = results[name], job_of[name]
-            start = time.monotonic()
-            progress.say(name, "start")
-            try:
-                raw = reusable.get(name)
-                if raw is not None:
-                    progress.say(name, "unchanged since the last build, reusing it")
-                    result.cached = True
-                    result.built = build_variant(project, job, reuse=raw)
-                else:
-                    assert pool is not None
-                    result.built = _in_worker(pool, project, job, result.log, progress)
-                    cache.store(name, keys[name], result.built.raw)
-            except PolywheelError as exc:
-                result.error = exc
-            result.seconds = time.monotonic() - start
-            if result.error:
-                progress.say(name, f"FAILED after {result.seconds:.1f}s (log: {result.log})")
-                emit(_tail(result.log))
+
+def _run(
+    project: Project,
+    job_of: Mapping[str, VariantJob],
+    results: Mapping[str, VariantResult],
+    cache: BuildCache,
+    rebuild: bool,
+    concurrent: int,
+    progress: _Progress,
+    emit: Callable[[str], None],
+) -> None:
+    """Run every job, `concurrent` at a time; on a signal, stop the workers first."""
+    names = list(job_of)
+    keys = {name: cache.key(job_of[name].spec, job_of[name].config_settings) for name in names}
+    reusable = {} if rebuild else {name: cache.lookup(name, keys[name]) for name in names}
+    stopping = threading.Event()
+
+    def one(name: str) -> None:
+        result, job = results[name], job_of[name]
+        start = time.monotonic()
+        progress.say(name, "start")
+        try:
+            raw = reusable.get(name)
+            if raw is not None:
+                progress.say(name, "unchanged since the last build, reusing it")
+                result.cached = True
+                result.built = build_variant(project, job, reuse=raw)
             else:
-                progress.say(name, f"done in {result.seconds:.1f}s")
-
-        # Worker processes only when something must really be built.
-        pool = None
-        if any(reusable.get(name) is None for name in names):
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            spawn = multiprocessing.get_context("spawn")
-            pool = ProcessPoolExecutor(concurrent, mp_context=spawn, initializer=warm_up)
-        try:
-            with ThreadPoolExecutor(max_workers=concurrent) as threads:
-                list(threads.map(one, names))
-        finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
-
-    ordered = [results[name] for name in names]
-    indexes: list[Path] = []
-    index_error = None
-    if all(r.error is None for r in ordered) and matrix.variants:
-        try:
-            indexes = write_indexes(out_dir)
+                assert pool is not None
+                result.built = _in_worker(pool, project, job, result.log, progress)
+                cache.store(name, keys[name], result.built.raw)
         except PolywheelError as exc:
-            index_error = exc
-    return MatrixResult(ordered, indexes, index_error)
+            result.error = exc
+        result.seconds = time.monotonic() - start
+        if stopping.is_set():
+            return
+        if result.error:
+            progress.say(name, f"FAILED after {result.seconds:.1f}s (log: {result.log})")
+            emit(_tail(result.log))
+        else:
+            progress.say(name, f"done in {result.seconds:.1f}s")
+
+    # Worker processes only when something must really be built.
+    pool = None
+    if any(reusable.get(name) is None for name in names):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        spawn = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(concurrent, mp_context=spawn, initializer=warm_up)
+    threads = ThreadPoolExecutor(max_workers=concurrent)
+    try:
+        for future in [threads.submit(one, name) for name in names]:
+            future.result()
+    except BaseException:
+        # A signal (or a bug): stop the workers and all they started, so that the
+        # threads waiting for them end, instead of leaving compilers running.
+        stopping.set()
+        if pool is not None:
+            # ProcessPoolExecutor has no public list of its processes.
+            stop_process_groups(list(pool._processes))
+        raise
+    finally:
+        threads.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def _index(
+    project: Project, out_dir: Path, ordered: Sequence[VariantResult]
+) -> tuple[list[Path], PolywheelError | None, str | None]:
+    """Write the index only when the folder holds a wheel of every label of the release;
+    otherwise remove an older index of that release, which would claim what is not there."""
+    if not project.matrix.variants:
+        return [], None, None
+    releases = {release_of(w) for r in ordered if r.built for w in r.built.written}
+    version = project.pyproject.get("project", {}).get("version")
+    if isinstance(version, str):  # a failed variant may have written nothing to read
+        releases.add((str(canonicalize_name(project.name)), version))
+    failed = [r.name for r in ordered if r.error is not None]
+    missing = {
+        release: sorted(set(project.matrix.labels) - labels_in_folder(out_dir, *release))
+        for release in releases
+    }
+    if failed or any(missing.values()):
+        for release in missing:
+            remove_index(out_dir, *release)
+        if failed:
+            return [], None, None
+        lacking = sorted({label for labels in missing.values() for label in labels})
+        return (
+            [],
+            None,
+            (
+                f"no index file: {out_dir} has no wheel of {', '.join(lacking)} yet; build "
+                "them too, or run `polywheel index` once every shard's wheels are there"
+            ),
+        )
+    try:
+        return write_indexes(out_dir), None, None
+    except PolywheelError as exc:
+        return [], exc, None

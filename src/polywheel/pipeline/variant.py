@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -157,10 +158,34 @@ def _write(project: Project, job: VariantJob, raw: RawBuild) -> BuiltVariant:
         raise
 
 
+def _check_filename_fits(project: Project, job: VariantJob) -> None:
+    """Refuse, before CMake runs, a label whose wheel filename the output folder cannot hold."""
+    if job.spec is None:
+        return
+    from packaging.tags import sys_tags
+    from packaging.utils import canonicalize_name
+
+    name = canonicalize_name(project.name).replace("-", "_")
+    version = str(project.pyproject.get("project", {}).get("version", "0"))
+    tag = str(next(iter(sys_tags())))
+    length = len(f"{name}-{version}-{tag}-{job.spec.label}.whl")
+    job.out_dir.mkdir(parents=True, exist_ok=True)
+    limit = os.pathconf(job.out_dir, "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
+    if length > limit:
+        raise BuildError(
+            f"its wheel filename would be about {length} characters long, over the limit "
+            f"of {limit} of the file system of {job.out_dir}",
+            label=job.spec.label,
+            hint="shorten the label (and keep `tool.variants.max-label-length` at 16, "
+            "which installers expect)",
+        )
+
+
 def build_variant(
     project: Project, job: VariantJob, *, reuse: RawBuild | None = None
 ) -> BuiltVariant:
     """Build one variant (or reuse an unchanged raw build), verify, write and audit it."""
+    _check_filename_fits(project, job)
     raw = reuse or build_raw_wheel(
         project,
         job.spec,

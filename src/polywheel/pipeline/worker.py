@@ -12,13 +12,16 @@ import sys
 from pathlib import Path
 
 from polywheel.errors import PolywheelError
+from polywheel.pipeline.faults import detach_worker
 from polywheel.pipeline.variant import BuiltVariant, VariantJob
 
 __all__ = ["build_in_worker", "warm_up"]
 
 
 def warm_up() -> None:
-    """Pool initializer: pay the heavy imports before the first build arrives."""
+    """Pool initializer: lead a process group of its own (so the parent can stop this
+    worker with all it started), then pay the heavy imports before the first build."""
+    detach_worker()
     import scikit_build_core.build.wheel  # noqa: F401
 
     import polywheel.cmake.runner  # noqa: F401

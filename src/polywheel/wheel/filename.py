@@ -12,7 +12,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 
 from polywheel.conformance.problems import Problem
 from polywheel.errors import WheelFormatError
-from polywheel.properties import LABEL_RE
+from polywheel.properties import label_problem
 
 __all__ = ["WheelName", "filename_problem", "index_filename", "parse_wheel_name"]
 
@@ -46,8 +46,9 @@ def _parse(filename: str) -> WheelName | Problem:
     label: str | None = None
     if len(parts) == 7 or (len(parts) == 6 and not parts[2][:1].isdigit()):
         label = parts.pop()
-        if not LABEL_RE.fullmatch(label):
-            return Problem(3, "E", f"variant label {label!r} must match {LABEL_RE.pattern}")
+        problem = label_problem(label)
+        if problem:
+            return Problem(3, "E", f"variant label {problem}")
     if len(parts) not in (5, 6):
         return Problem(1, "E", "a wheel filename has 5 to 7 dash-separated parts")
     if parts[-3][:1].isdigit():

@@ -22,12 +22,29 @@ from polywheel.errors import WheelFormatError
 from polywheel.wheel.metadata import add_requires
 from polywheel.wheel.reader import open_wheel
 
-__all__ = ["atomic_output", "finalize_wheel", "record_hash", "reproducible_epoch", "staging_dir"]
+__all__ = [
+    "SCRATCH",
+    "atomic_output",
+    "finalize_wheel",
+    "record_hash",
+    "reproducible_epoch",
+    "scratch_prefix",
+    "staging_dir",
+]
 
 # The earliest time a zip entry can hold; used when SOURCE_DATE_EPOCH is unset, so
 # output is reproducible by default.
 _ZIP_MIN = 315532800
 _ZIP_MAX = 4354819199
+
+
+# Scratch names (staging folders, temporary files) carry the pid of their writer, so a
+# later run can tell the leftovers of a killed process from the work of a live one.
+SCRATCH = ".polywheel-"
+
+
+def scratch_prefix() -> str:
+    return f"{SCRATCH}{os.getpid()}-"
 
 
 def _read_umask() -> int:
@@ -69,7 +86,8 @@ def record_hash(data: bytes) -> str:
 def atomic_output(final: Path) -> Iterator[Path]:
     """A temporary path beside `final`, renamed onto it only if the block succeeds."""
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    # A short temporary name: the final name may be as long as the file system allows.
+    fd, tmp = tempfile.mkstemp(prefix=scratch_prefix(), suffix=".tmp", dir=final.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -85,7 +103,7 @@ def atomic_output(final: Path) -> Iterator[Path]:
 def staging_dir(out_dir: Path) -> Iterator[Path]:
     """A hidden scratch folder inside `out_dir` (same filesystem: renames are atomic)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix=".polywheel-", dir=out_dir))
+    path = Path(tempfile.mkdtemp(prefix=scratch_prefix(), dir=out_dir))
     try:
         yield path
     finally:
