@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from polywheel.cmake.freshness import ConfigureState
 from polywheel.cmake.include import render_variant_include
 from polywheel.cmake.report import BuildReport, RawBuild
 from polywheel.errors import BuildError
@@ -163,8 +164,13 @@ def build_raw_wheel(
     config_settings: ConfigSettings,
     editable: bool = False,
     jobs: int | None = None,
+    fresh: bool = False,
 ) -> RawBuild:
-    """Build one wheel with scikit-build-core into `staging` (cwd must not matter)."""
+    """Build one wheel with scikit-build-core into `staging` (cwd must not matter).
+
+    `fresh` starts the CMake cache anew (`--rebuild`); it is also started anew whenever
+    a variable CMake reads only at the first configure has changed since the last one.
+    """
     from scikit_build_core import build as skbuild
 
     staging.mkdir(parents=True, exist_ok=True)
@@ -183,7 +189,14 @@ def build_raw_wheel(
     label = spec.label if spec else None
     hook = skbuild.build_editable if editable else skbuild.build_wheel
     before = set(staging.glob("*.whl"))
+    state = ConfigureState(project.root, f"{label}:{cs.get('build-dir', '')}")
     with _chdir(project.root), _patched_environ(env):
+        snapshot = ConfigureState.snapshot()
+        if fresh or state.needs_fresh(snapshot):
+            os.environ["CMAKE_ARGS"] = " ".join(
+                a for a in (os.environ.get("CMAKE_ARGS", ""), "--fresh") if a
+            )
+        state.forget()  # a failed configure leaves a cache of unknown state
         try:
             name = hook(str(staging), cs, None)
         except SystemExit as exc:
@@ -191,6 +204,7 @@ def build_raw_wheel(
                 f"scikit-build-core stopped with exit status {exc.code} (see the build output)",
                 label=label,
             ) from None
+        state.record(snapshot)
     wheel = staging / name
     if not wheel.is_file() or wheel in before:
         raise BuildError(

@@ -203,6 +203,7 @@ def build_matrix(
                     labelled=spec is not None,
                     plain=plain and (spec is None or spec == matrix.plain),
                     jobs=per_build,
+                    fresh=rebuild,
                 )
                 for name, spec in zip(names, specs, strict=True)
             }

@@ -46,6 +46,7 @@ class VariantJob:
     # variant), so the audit holds it to the variant's claims, not to the baseline.
     plain_is_variant: bool = False
     jobs: int | None = None
+    fresh: bool = False
 
     @property
     def label(self) -> str | None:
@@ -193,5 +194,6 @@ def build_variant(
         config_settings=job.config_settings,
         editable=job.editable,
         jobs=job.jobs,
+        fresh=job.fresh,
     )
     return _write(project, job, raw)
