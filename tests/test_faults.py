@@ -156,3 +156,17 @@ def test_a_label_too_long_for_a_filename_is_refused_before_cmake(
     assert "its wheel filename would be about" in proc.stderr
     assert f"over the limit of {os.pathconf(project, 'PC_NAME_MAX')}" in proc.stderr
     assert not any(p.name == label for p in (project / "build").rglob("*")), "CMake never ran"
+
+
+def test_a_build_tool_dying_of_sigill_is_explained(copy_project: Callable[[str], Path]) -> None:
+    project = copy_project("stubgen")
+    proc = polywheel(
+        "build", "-o", "dist", "-C", "cmake.define.STUBGEN_TRAP=ON", cwd=project, check=False
+    )
+    assert proc.returncode == 1
+    assert "hint: a program built during the build (a stub generator, a test) died of an " in (
+        proc.stderr
+    )
+    assert "illegal instruction" in proc.stderr
+    # Without the trap the same project builds: the hint is about the failure, not the project.
+    polywheel("build", "-o", "dist", "-C", "cmake.define.STUBGEN_TRAP=OFF", cwd=project)

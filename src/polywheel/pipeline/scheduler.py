@@ -8,6 +8,7 @@ build, in this process from the reused raw wheel. Then comes the index file.
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -133,8 +134,26 @@ def _in_worker(
             "the build process died (killed, or out of memory?)", label=job.label
         ) from None
     if isinstance(outcome, PolywheelError):
+        if outcome.hint is None and _died_of_illegal_instruction(log):
+            outcome.hint = (
+                "a program built during the build (a stub generator, a test) died of an "
+                "illegal instruction: it was compiled for this variant, and this machine's "
+                "CPU cannot run that code. Build this variant on a machine that can (one "
+                "CI job per variant), or keep build-time tools off the variant's flags "
+                '(`apply-flags = "targets"`)'
+            )
         raise outcome
     return outcome
+
+
+_SIGILL = re.compile(r"Illegal instruction|\bSIGILL\b|\[code=132\]|Error 132\b")
+
+
+def _died_of_illegal_instruction(log: Path) -> bool:
+    try:
+        return bool(_SIGILL.search(log.read_text(errors="replace")))
+    except OSError:
+        return False
 
 
 def _tail(log: Path, lines: int = 25) -> str:
