@@ -154,10 +154,10 @@ def test_rebuild_is_incremental(simple_build: tuple[Path, Path, str]) -> None:
     (again,) = (root / "dist2").glob("*.whl")
     (first,) = dist.glob("*-x86_64_v3.whl")
     assert again.read_bytes() == first.read_bytes()
-    # --rebuild runs CMake, which finds its own build tree up to date.
+    # --rebuild runs CMake from a fresh cache, whatever was reused or cached before.
     polywheel("build", "-o", "dist3", "--variant", "x86_64_v3", "--rebuild", cwd=root, env=env)
     log = (root / "build" / "polywheel-logs" / "x86_64_v3.log").read_text()
-    assert "ninja: no work to do" in log and "Building C object" not in log
+    assert "compiler identification" in log
     # Any other input change (here the environment) means a real build again.
     proc = polywheel("build", "-o", "dist4", "--variant", "x86_64_v3", cwd=root)
     assert "unchanged" not in proc.stdout

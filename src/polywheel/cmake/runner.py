@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from polywheel.cachedir import user_cache_dir
 from polywheel.cmake.freshness import ConfigureState
 from polywheel.cmake.include import render_variant_include
 from polywheel.cmake.report import BuildReport, RawBuild
@@ -44,24 +45,11 @@ def variant_build_dir(project: Project, label: str, config_settings: ConfigSetti
     return project.settings.build_dir.replace("{label}", label)
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    path = Path(base) / "polywheel" / "cmake"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        path = (
-            Path(tempfile.gettempdir()) / f"polywheel-{os.getuid() if hasattr(os, 'getuid') else 0}"
-        )
-        path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def _write_include(content: str) -> Path:
     # Content-addressed, so an unchanged variant keeps an unchanged CMake cache entry
     # and rebuilds stay incremental.
     digest = hashlib.sha256(content.encode()).hexdigest()[:20]
-    path = _cache_dir() / f"variant-{digest}.cmake"
+    path = user_cache_dir("cmake") / f"variant-{digest}.cmake"
     if not path.is_file() or path.read_text() != content:
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "w") as f:

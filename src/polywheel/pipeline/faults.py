@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import signal
@@ -24,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import FrameType
 
+from polywheel.cachedir import user_cache_dir
 from polywheel.wheel.writer import SCRATCH
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "detach_worker",
     "exclusive",
     "interruptible",
+    "output_lock",
     "remove_leftovers",
     "stop_process_groups",
 ]
@@ -122,7 +125,7 @@ def exclusive(lock_files: Iterable[Path], emit: Callable[[str], None]) -> Iterat
             except BlockingIOError:
                 handle.seek(0)
                 owner = handle.read().strip() or "another process"
-                emit(f"*** waiting for another polywheel run ({owner}) using {path.parent}")
+                emit(f"*** waiting for another polywheel run ({owner}) to finish")
                 fcntl.flock(handle, fcntl.LOCK_EX)
             handle.seek(0)
             handle.truncate()
@@ -130,6 +133,12 @@ def exclusive(lock_files: Iterable[Path], emit: Callable[[str], None]) -> Iterat
             handle.flush()
             stack.callback(fcntl.flock, handle, fcntl.LOCK_UN)
         yield
+
+
+def output_lock(out_dir: Path) -> Path:
+    """The lock file of an output folder, kept out of the folder itself."""
+    digest = hashlib.sha256(str(out_dir.resolve()).encode()).hexdigest()[:24]
+    return user_cache_dir("locks") / f"output-{digest}.lock"
 
 
 def detach_worker() -> None:

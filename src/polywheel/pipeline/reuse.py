@@ -1,12 +1,15 @@
-"""Skip a variant whose inputs did not change since its last `polywheel build`.
+"""Skip a variant whose build would read exactly what its last one read.
 
 CMake's own incremental build still costs a configure step, a no-op compile, an
-install and a wheel per variant. When nothing that feeds the build changed, the
-previous raw wheel is reused outright. The fingerprint covers the project's files
-(path, size, modification time), pyproject.toml, the variant's settings, the
-config-settings, the environment variables that steer compilers and CMake, and the
-Python, polywheel and scikit-build-core versions. Headers outside the project (system
-or toolchain updates) are not covered: `polywheel build --rebuild` ignores the cache.
+install and a wheel per variant. When nothing the compiler, CMake or the metadata step
+saw has changed, the previous raw wheel is reused outright. "Nothing" means:
+- the same key: the variant's settings, the config-settings, the whole environment
+  (less shell bookkeeping such as PWD), the interpreter, and the versions of polywheel,
+  scikit-build-core, CMake and ninja;
+- the same files, each with the same content: every input `pipeline/inputs.py` finds
+  (ninja's dependency log, CMake's re-run inputs, the compilers, the project's files),
+  and no project file added or removed.
+A build whose inputs cannot be known (a generator other than Ninja) is never reused.
 """
 
 from __future__ import annotations
@@ -15,48 +18,32 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from polywheel import __version__
 from polywheel.cmake.report import BuildReport, RawBuild
+from polywheel.cmake.runner import variant_build_dir
 from polywheel.matrix.spec import VariantSpec
+from polywheel.pipeline.inputs import FileState, changed_files, collect_inputs, project_files
 from polywheel.project import Project
 
 __all__ = ["BuildCache"]
 
-_SKIPPED_DIRS = {
-    ".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".tox", ".nox",
-    ".mypy_cache", ".pytest_cache", ".ruff_cache", "dist", "wheelhouse",
+# Shell bookkeeping that changes between two runs in one terminal (and pytest's name of
+# the running test) and feeds no build.
+_VOLATILE_ENV = {
+    "PYTEST_CURRENT_TEST",
+    "PWD", "OLDPWD", "SHLVL", "_", "COLUMNS", "LINES", "TERM", "TERM_PROGRAM",
+    "TERM_PROGRAM_VERSION", "TERM_SESSION_ID", "SSH_CLIENT", "SSH_CONNECTION", "SSH_TTY",
+    "SSH_AUTH_SOCK", "DISPLAY", "WINDOWID", "TMUX", "TMUX_PANE", "STY", "XDG_SESSION_ID",
+    "LS_COLORS", "PS1", "PROMPT_COMMAND", "HISTFILE", "HISTSIZE",
 }  # fmt: skip
-_ENV_PREFIXES = (
-    "CC", "CXX", "CUDACXX", "CUDAHOSTCXX", "CFLAGS", "CXXFLAGS", "CPPFLAGS", "LDFLAGS",
-    "CUDAFLAGS", "CUDAARCHS", "CMAKE_", "SKBUILD_", "SOURCE_DATE_EPOCH", "PATH",
-    "ARCHFLAGS", "MACOSX_DEPLOYMENT_TARGET", "CUDA_HOME", "CUDA_PATH",
-)  # fmt: skip
-
-
-def _files(root: Path, skipped: set[str]) -> Iterator[tuple[str, int, int]]:
-    stack = [root]
-    while stack:
-        folder = stack.pop()
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    rel = os.path.relpath(entry.path, root)
-                    if (
-                        entry.name in _SKIPPED_DIRS
-                        or rel in skipped
-                        or entry.name.endswith(".egg-info")
-                    ):
-                        continue
-                    stack.append(Path(entry.path))
-                elif entry.is_file(follow_symlinks=False):
-                    stat = entry.stat(follow_symlinks=False)
-                    yield os.path.relpath(entry.path, root), stat.st_size, stat.st_mtime_ns
 
 
 def _version(name: str) -> str:
@@ -67,51 +54,111 @@ def _version(name: str) -> str:
 
 
 class BuildCache:
-    def __init__(self, project: Project, skipped: set[str]) -> None:
-        self.project = project
-        self.folder = project.root / "build" / "polywheel-cache"
-        self.skipped = {"build", *skipped}
-        self._tree: str | None = None
+    """Reused raw builds, one entry per variant, under `build/polywheel-cache/`."""
 
-    def _tree_digest(self) -> str:
-        if self._tree is None:
-            digest = hashlib.sha256()
-            for entry in sorted(_files(self.project.root, self.skipped)):
-                digest.update(repr(entry).encode())
-            self._tree = digest.hexdigest()
-        return self._tree
+    def __init__(
+        self, project: Project, out_dir: Path, config: Mapping[str, str | list[str]]
+    ) -> None:
+        self.root = project.root
+        # Every variant's build folder, as a glob: one variant's build is running while
+        # another's inputs are recorded.
+        self.build_patterns = [
+            re.sub(r"\{[^}]*\}", "*", variant_build_dir(project, label, config))
+            for label in [*project.matrix.labels, "*"]
+        ]
+        work = project.root / "build"
+        self.folder = work / "polywheel-cache"
+        self.excluded = [self.folder, work / "polywheel-logs", work / "polywheel-state"]
+        self.outputs = self._remember_output(work / "polywheel-state" / "outputs.json", out_dir)
+
+    @staticmethod
+    def _remember_output(registry: Path, out_dir: Path) -> list[Path]:
+        """Every folder polywheel wrote this project's wheels to, this one included:
+        the wheels and index files there are outputs, not inputs of the next build."""
+        try:
+            known = [Path(p) for p in json.loads(registry.read_text())]
+        except (OSError, ValueError, TypeError):
+            known = []
+        if out_dir.resolve() not in known:
+            known.append(out_dir.resolve())
+            registry.parent.mkdir(parents=True, exist_ok=True)
+            registry.write_text(json.dumps(sorted(map(str, known))))
+        return known
 
     def key(self, spec: VariantSpec | None, config: Mapping[str, str | list[str]]) -> str:
-        env = {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)}
         inputs = {
-            "tree": self._tree_digest(),
             "spec": dataclasses.asdict(spec) if spec else None,
             "config": dict(config),
-            "env": env,
+            "env": {k: v for k, v in os.environ.items() if k not in _VOLATILE_ENV},
             # The environment, not the interpreter's path: `python -m polywheel` and the
             # `polywheel` script of one venv name the interpreter differently.
             "python": [sys.prefix, sys.version],
-            "tools": [__version__, _version("scikit-build-core")],
+            "tools": [__version__, *map(_version, ("scikit-build-core", "cmake", "ninja"))],
         }
         return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
 
-    def lookup(self, name: str, key: str) -> RawBuild | None:
-        entry = self.folder / name
+    def _manifest(self, name: str) -> dict[str, Any]:
         try:
-            if (entry / "key").read_text() != key:
-                return None
-        except OSError:
-            return None
+            doc = json.loads((self.folder / name / "manifest.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        return doc if isinstance(doc, dict) else {}
+
+    @staticmethod
+    def _files(manifest: Mapping[str, Any]) -> dict[str, FileState]:
+        return {n: FileState.from_json(row) for n, row in manifest.get("files", {}).items()}
+
+    def _project(self) -> list[str]:
+        files = project_files(self.root, self.excluded, self.outputs, self.build_patterns)
+        return sorted(str(p) for p in files)
+
+    def lookup(self, name: str, key: str) -> RawBuild | None:
+        """The previous raw build, if it read exactly what this one would."""
+        entry = self.folder / name
+        manifest = self._manifest(name)
         wheels = list(entry.glob("*.whl"))
-        if len(wheels) != 1:
+        if manifest.get("key") != key or len(wheels) != 1:
             return None
-        return RawBuild(wheels[0], BuildReport.read(entry / "build-info.txt"))
+        report = BuildReport.read(entry / "build-info.txt")
+        changed, hidden = changed_files(self._files(manifest))
+        if changed:
+            self._make_visible(hidden, report)
+            return None
+        if self._project() != manifest.get("project"):
+            return None  # a file was added or removed
+        return RawBuild(wheels[0], report)
+
+    def _make_visible(self, hidden: list[str], report: BuildReport | None) -> None:
+        """Changed files whose mtime did not move: make ninja rebuild what they feed."""
+        outside = False
+        for name in hidden:
+            path = Path(name)
+            if path.is_relative_to(self.root) and os.access(path, os.W_OK):
+                os.utime(path)  # now: newer than every object built from it
+            else:
+                outside = True
+        if outside and report is not None and report.values.get("binary_dir"):
+            # A header outside the project changed under an old mtime: without its
+            # dependency log, ninja recompiles every object.
+            (Path(report.values["binary_dir"]) / ".ninja_deps").unlink(missing_ok=True)
 
     def store(self, name: str, key: str, raw: RawBuild) -> None:
         entry = self.folder / name
+        known = self._files(self._manifest(name))
         shutil.rmtree(entry, ignore_errors=True)
+        if raw.report is None:
+            return
+        project = self._project()
+        inputs = collect_inputs(raw.report, map(Path, project), known)
+        if inputs is None:
+            return
         entry.mkdir(parents=True)
         shutil.copyfile(raw.wheel, entry / raw.wheel.name)
-        if raw.report is not None:
-            (entry / "build-info.txt").write_text(raw.report.render())
-        (entry / "key").write_text(key)  # written last: a partial entry never matches
+        (entry / "build-info.txt").write_text(raw.report.render())
+        manifest = {
+            "key": key,
+            "project": project,
+            "files": {n: state.to_json() for n, state in inputs.items()},
+        }
+        # Written last: a partial entry never matches.
+        (entry / "manifest.json").write_text(json.dumps(manifest))

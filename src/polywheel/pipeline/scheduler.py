@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 import polywheel
-from polywheel.cmake.runner import variant_build_dir
 from polywheel.errors import BuildError, PolywheelError
 from polywheel.index import (
     labels_in_folder,
@@ -32,6 +31,7 @@ from polywheel.matrix.spec import VariantSpec
 from polywheel.pipeline.faults import (
     exclusive,
     interruptible,
+    output_lock,
     remove_leftovers,
     stop_process_groups,
 )
@@ -199,16 +199,10 @@ def build_matrix(
     )
     names = [spec.label if spec else "plain" for spec in specs]
     progress = _Progress(names, emit)
-    # The output folder and the build folders change with every build: not inputs.
-    skipped = {
-        path.relative_to(project.root).parts[0]
-        for path in (out_dir, (project.root / variant_build_dir(project, "x", config)).resolve())
-        if path.is_relative_to(project.root) and path != project.root
-    }
-    cache = BuildCache(project, skipped)
+    cache = BuildCache(project, out_dir, config)
     results = {name: VariantResult(name, log_dir / f"{name}.log") for name in names}
 
-    locks = [project.root / "build" / ".polywheel.lock", out_dir / ".polywheel.lock"]
+    locks = [project.root / "build" / "polywheel-state" / "lock", output_lock(out_dir)]
     with interruptible(), exclusive(locks, emit):
         for leftover in remove_leftovers(out_dir):
             emit(f"*** removed {leftover.name}, left behind by a polywheel run that was killed")
