@@ -57,6 +57,19 @@ macro(_polywheel_apply_global_flags)
   set_property(GLOBAL APPEND PROPERTY POLYWHEEL_FLAGGED_TARGETS "<all>")
 endmacro()
 
+# Called by the generated include for every variant build: source and build paths do
+# not reach the binaries (__FILE__, assert messages, debug info), so two checkouts in
+# different folders give byte-identical wheels. The build folder is mapped last: it
+# may lie inside the source folder, and the last matching map wins.
+macro(_polywheel_map_prefixes)
+  foreach(_polywheel_lang IN ITEMS C CXX)
+    add_compile_options(
+      "$<$<COMPILE_LANG_AND_ID:${_polywheel_lang},GNU,Clang,AppleClang,IntelLLVM>:-ffile-prefix-map=${CMAKE_SOURCE_DIR}=.>"
+      "$<$<COMPILE_LANG_AND_ID:${_polywheel_lang},GNU,Clang,AppleClang,IntelLLVM>:-ffile-prefix-map=${CMAKE_BINARY_DIR}=build>"
+    )
+  endforeach()
+endmacro()
+
 # Deferred to the end of the top-level CMakeLists.txt: tells polywheel what the
 # configure step really did, so it can refuse to label a build whose flags or CUDA
 # architectures never reached the compiler.

@@ -145,6 +145,26 @@ def test_reproducible_across_checkouts(
     assert digests(dist) == digests(again / "dist")
 
 
+def test_reproducible_across_checkouts_with_file_paths_in_the_code(
+    copy_project: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """__FILE__ (and assert messages) would embed each checkout's own folder."""
+    built = []
+    for where in ("one", "two/deeper"):
+        project = tmp_path / where / "simple_c"
+        shutil.copytree(Path(__file__).parent / "packages" / "simple_c", project)
+        source = project / "src" / "_core.c"
+        source.write_text(
+            source.read_text() + "const char *simple_file(void) { return __FILE__; }\n"
+        )
+        env = {"SOURCE_DATE_EPOCH": "1700000000"}
+        polywheel("build", "-o", "dist", "--variant", "x86_64_v1", cwd=project, env=env)
+        (wheel,) = (project / "dist").glob("*-x86_64_v1.whl")
+        built.append(wheel.read_bytes())
+    assert built[0] == built[1]
+    assert b"one/simple_c" not in built[0]
+
+
 def test_rebuild_is_incremental(simple_build: tuple[Path, Path, str]) -> None:
     root, dist, _out = simple_build
     env = {"SOURCE_DATE_EPOCH": "1700000000"}  # as in the first build: same inputs

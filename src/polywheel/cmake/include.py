@@ -75,6 +75,7 @@ def render_variant_include(
         "${POLYWHEEL_COMPILE_OPTIONS_EXTRA})",
         "endif()",
     ]
+    lines.append("_polywheel_map_prefixes()")
     if apply_flags == "global" and spec.flags:
         lines.append("_polywheel_apply_global_flags()")
     lines.append("cmake_language(DEFER CALL _polywheel_write_build_info)")
