@@ -13,7 +13,6 @@ from polywheel.settings.fields import (
     ArrayOf,
     Boolean,
     Choice,
-    DefineMap,
     Field,
     Integer,
     Kind,
@@ -34,6 +33,7 @@ from polywheel.settings.model import (
     Settings,
     VariantTable,
 )
+from polywheel.settings.options import DefineMap
 from polywheel.settings.reader import read_settings, read_variant_table
 from polywheel.settings.schema import generate_schema
 from polywheel.settings.tables import (

@@ -17,6 +17,7 @@ from polywheel.namespaces.nvidia import (
     properties_from_cmake_architectures,
 )
 from polywheel.properties import NULL_LABEL, VariantProperty, check_label
+from polywheel.settings.fields import toml_key
 from polywheel.settings.model import AxisEntry, BuildOptions, Settings
 
 __all__ = ["expand_matrix"]
@@ -26,7 +27,9 @@ def _merge(entries: Sequence[AxisEntry]) -> BuildOptions:
     props: list[VariantProperty] = []
     define: dict[str, str] = {}
     env: dict[str, str] = {}
-    owner: dict[str, str] = {}
+    # (kind, variable) -> (value, the entry that set it); `FAST` and `FAST:BOOL` are
+    # one CMake variable.
+    first: dict[tuple[str, str], tuple[str, str]] = {}
     archs: tuple[str, ...] | None = None
     cuda: bool | None = None
     for entry in entries:
@@ -37,14 +40,15 @@ def _merge(entries: Sequence[AxisEntry]) -> BuildOptions:
             (opts.env, env, "env"),
         ):
             for name, value in table.items():
-                if name in target and target[name] != value:
+                variable = name.partition(":")[0] if what == "cmake-define" else name
+                earlier = first.setdefault((what, variable), (value, entry.key))
+                if earlier[0] != value:
                     raise ConfigError(
-                        f"{what} {name!r} is set to {target[name]!r} by {owner[what + name]} "
+                        f"{what} {variable!r} is set to {earlier[0]!r} by `{earlier[1]}` "
                         f"and to {value!r} here; axis entries must not contradict each other",
-                        key=f"{entry.key}.{what}.{name}",
+                        key=f"{entry.key}.{what}.{toml_key(name)}",
                     )
                 target[name] = value
-                owner[what + name] = f"`{entry.key}`"
         if opts.cuda_architectures is not None:
             if archs is not None:
                 raise ConfigError(
@@ -125,6 +129,17 @@ def _product(settings: Settings) -> list[tuple[str, BuildOptions, str]]:
             label = "_".join(p for p in parts.values() if p)
         where = " x ".join(e.key for e in combo)
         result.append((label or NULL_LABEL, _merge(combo), where))
+    if not result:
+        total = 1
+        for _, entries in settings.axes:
+            total *= len(entries)
+        raise ConfigError(
+            f"excludes every combination of the axes ({total} of {total}), so "
+            "[tool.variants.axes] adds no variant",
+            key="tool.variants.exclude",
+            hint="a rule removes every combination that has all of its entries; "
+            "a rule naming one axis removes that entry from the product entirely",
+        )
     return result
 
 

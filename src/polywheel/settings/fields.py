@@ -8,6 +8,7 @@ JSON schema and the reference tables in docs/configuration.md all come from it.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,7 +19,6 @@ __all__ = [
     "ArrayOf",
     "Boolean",
     "Choice",
-    "DefineMap",
     "Field",
     "Integer",
     "Kind",
@@ -28,7 +28,15 @@ __all__ = [
     "StringMap",
     "StringOrList",
     "Table",
+    "toml_key",
 ]
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def toml_key(name: str) -> str:
+    """`name` as one part of a dotted key, quoted the way TOML needs it: `env."A B"`."""
+    return name if _BARE_KEY.fullmatch(name) else json.dumps(name, ensure_ascii=False)
 
 
 class Kind:
@@ -181,51 +189,29 @@ class StringOrList(Kind):
 
 @dataclasses.dataclass(frozen=True)
 class StringMap(Kind):
+    """A table of strings; `key_pattern` (with `key_message`) restricts the names."""
+
+    key_pattern: str | None = None
+    key_message: str = "is not an allowed name"
     type_doc: str = "table of strings"
     message: str | None = None
 
     def validate(self, value: Any, key: str) -> dict[str, str]:
         if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
             raise self.fail("must be a table of strings", key)
+        for name, item in value.items():
+            where = f"{key}.{toml_key(str(name))}"
+            if self.key_pattern is not None and not re.fullmatch(self.key_pattern, str(name)):
+                raise ConfigError(f"{str(name)!r} {self.key_message}", key=where)
+            if "\x00" in item:
+                raise ConfigError("must not contain a NUL character", key=where)
         return {str(k): v for k, v in value.items()}
 
     def schema(self) -> dict[str, Any]:
-        return {"type": "object", "additionalProperties": {"type": "string"}}
-
-
-@dataclasses.dataclass(frozen=True)
-class DefineMap(Kind):
-    """CMake cache variables: strings as they are, booleans as ON/OFF, lists joined by ;."""
-
-    type_doc: str = "table"
-
-    def validate(self, value: Any, key: str) -> dict[str, str]:
-        if not isinstance(value, Mapping):
-            raise self.fail("must be a table", key)
-        return {str(k): self._value(v, f"{key}.{k}") for k, v in value.items()}
-
-    @staticmethod
-    def _value(value: Any, key: str) -> str:
-        if isinstance(value, bool):
-            return "ON" if value else "OFF"
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))  # what JSON schema's "integer" accepts
-        if isinstance(value, (str, int)):
-            return str(value)
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return ";".join(value)
-        raise ConfigError("must be a string, a boolean or a list of strings", key=key)
-
-    def schema(self) -> dict[str, Any]:
-        value = {
-            "oneOf": [
-                {"type": "string"},
-                {"type": "boolean"},
-                {"type": "integer"},
-                {"type": "array", "items": {"type": "string"}},
-            ]
-        }
-        return {"type": "object", "additionalProperties": value}
+        schema: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "string"}}
+        if self.key_pattern:
+            schema["propertyNames"] = {"pattern": f"^{self.key_pattern}$"}
+        return schema
 
 
 _MISSING: Any = object()
@@ -332,7 +318,7 @@ class MapOf(Kind):
             raise self.fail("must be a table", key)
         result = {}
         for name, item in value.items():
-            where = f"{key}.{name}"
+            where = f"{key}.{toml_key(str(name))}"
             if self.key_pattern is not None and not re.fullmatch(self.key_pattern, str(name)):
                 raise ConfigError(f"{name!r} must match {self.key_pattern}", key=where)
             result[str(name)] = self.value.validate(item, where)

@@ -13,7 +13,6 @@ from polywheel.settings.fields import (
     ArrayOf,
     Boolean,
     Choice,
-    DefineMap,
     Field,
     Integer,
     MapOf,
@@ -23,9 +22,20 @@ from polywheel.settings.fields import (
     StringOrList,
     Table,
 )
+from polywheel.settings.options import DefineMap, RequirementList
 
-__all__ = ["AXIS_ENTRY", "PROVIDER", "TOOL_VARIANTS", "VARIANT_ENTRY", "VARIANT_TABLE"]
+__all__ = [
+    "AXIS_ENTRY",
+    "ENV_NAME_PATTERN",
+    "PROVIDER",
+    "TOOL_VARIANTS",
+    "VARIANT_ENTRY",
+    "VARIANT_TABLE",
+]
 
+# Portable environment variable names (POSIX): the OS refuses '' and names with '=',
+# and a name with spaces cannot be read back by a shell or CMake's $ENV{}.
+ENV_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
 _PROPERTY_PATTERN = r"^\s*[a-z0-9_]+\s*::\s*[a-z0-9_]+\s*::\s*[a-z0-9_.]+\s*$"
 
 
@@ -62,14 +72,18 @@ def _build_option_fields(label: Field) -> tuple[Field, ...]:
         ),
         Field(
             "env",
-            StringMap(),
+            StringMap(
+                key_pattern=ENV_NAME_PATTERN,
+                key_message="is not an environment variable name: use letters, digits "
+                "and _, not starting with a digit",
+            ),
             "Environment variables for this build.",
             default={},
             default_doc="`{}`",
         ),
         Field(
             "dependencies",
-            StringList(),
+            RequirementList(),
             "Extra Requires-Dist entries of this variant's wheel.",
             default=(),
             default_doc="`[]`",
@@ -251,7 +265,7 @@ PROVIDER = Table(
     (
         Field(
             "requires",
-            StringList(
+            RequirementList(
                 non_empty=True,
                 type_doc="non-empty list of requirement strings",
                 message="must be a non-empty list of requirement strings",
