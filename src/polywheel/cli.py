@@ -7,9 +7,17 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from polywheel import __version__
+from polywheel.cli_files import (
+    os_error,
+    project_folder,
+    report_error,
+    stdout_closed,
+    wheel_files,
+    wheels_folder,
+    writing,
+)
 from polywheel.errors import PolywheelError, report
 from polywheel.repair import DEFAULT_REPAIR
 
@@ -29,67 +37,19 @@ def _config_settings(pairs: Sequence[str]) -> dict[str, str | list[str]]:
 
 
 def _cmd_matrix(args: argparse.Namespace) -> int:
+    from polywheel.matrix.show import matrix_document, matrix_rows, matrix_text
     from polywheel.project import load_project
 
-    project = load_project(Path(args.path))
-    matrix = project.matrix
-    rows: list[dict[str, Any]] = []
-    for spec in matrix.variants:
-        defines = dict(spec.cmake_define)
-        if spec.cuda:
-            defines["CMAKE_CUDA_ARCHITECTURES"] = ";".join(spec.cuda_architectures)
-        rows.append(
-            {
-                "label": spec.label,
-                "properties": [str(p) for p in spec.properties],
-                "adds_cuda_version_lower_bound": spec.adds_cuda_lower_bound,
-                "compile_options": {
-                    "gnu": list(spec.flags.gnu),
-                    "msvc": list(spec.flags.msvc),
-                    "extra": list(spec.flags.extra),
-                },
-                "cmake_define": defines,
-                "cmake_args": list(spec.cmake_args),
-                "env": dict(spec.env),
-                "dependencies": list(spec.dependencies),
-                "plain_wheel": matrix.plain is not None and matrix.plain.label == spec.label,
-            }
-        )
+    project = load_project(project_folder(args.path, "matrix"))
+    rows = matrix_rows(project.matrix)
     if args.labels:
         # For CI: a JSON list to feed a job matrix, one job per variant.
         print(json.dumps([row["label"] for row in rows]))
-        return 0
-    if args.json:
-        doc = {
-            "format": project.settings.format,
-            "default-priorities": {"namespace": list(matrix.metadata.namespaces)},
-            "providers": {k: dict(v) for k, v in matrix.metadata.providers.items()},
-            "variants": rows,
-        }
+    elif args.json:
+        doc = matrix_document(project.settings.format, project.matrix, rows)
         print(json.dumps(doc, indent=2))
-        return 0
-    if not rows:
-        print("no variants declared: `polywheel build` writes only the plain wheel")
-        return 0
-    print(f"{len(rows)} variant(s); namespace priority: {', '.join(matrix.metadata.namespaces)}")
-    for row in rows:
-        marker = "  (plain wheel)" if row["plain_wheel"] else ""
-        print(f"\n{row['label']}{marker}")
-        props = list(row["properties"])
-        if row["adds_cuda_version_lower_bound"]:
-            props.append("nvidia :: cuda_version_lower_bound :: <from the CUDA toolkit used>")
-        print("  properties:     " + ("; ".join(props) or "(none: the null variant)"))
-        flags = row["compile_options"]
-        print("  compiler flags: " + (" ".join(flags["gnu"] + flags["extra"]) or "(none)"))
-        if flags["msvc"] or flags["extra"]:
-            print("  MSVC flags:     " + " ".join(flags["msvc"] + flags["extra"]))
-        if row["cmake_define"]:
-            print(
-                "  CMake defines:  "
-                + " ".join(f"-D{k}={v}" for k, v in row["cmake_define"].items())
-            )
-        if row["dependencies"]:
-            print("  dependencies:   " + ", ".join(row["dependencies"]))
+    else:
+        print("\n".join(matrix_text(project.matrix, rows)))
     return 0
 
 
@@ -110,7 +70,14 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from polywheel.audit.wheel import audit_paths
 
     allow = AuditAllow(tuple(args.allow_function or ()), tuple(args.allow_section or ()))
-    results = audit_paths([Path(p) for p in args.wheels], allow)
+    paths = [Path(p) for p in args.wheels]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise PolywheelError(f"no such file or folder: {', '.join(missing)}")
+    empty = [str(p) for p in paths if p.is_dir() and not any(p.glob("*.whl"))]
+    if empty:
+        raise PolywheelError(f"no wheels to audit in {', '.join(empty)}")
+    results = audit_paths(paths, allow)
     if args.json:
         print(json.dumps([r.to_json() for r in results], indent=2))
     else:
@@ -120,13 +87,14 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from polywheel.audit.report import summary
+    from polywheel.cli_files import indexable_output, output_folder
     from polywheel.conformance.files import check_paths
     from polywheel.errors import SelectionError
     from polywheel.matrix.selection import OWN_KEYS
-    from polywheel.pipeline.scheduler import build_matrix
+    from polywheel.pipeline import scheduler
     from polywheel.project import load_project
 
-    project = load_project(Path(args.path))
+    project = load_project(project_folder(args.path, "build"))
     out = Path(args.outdir)
     config = _config_settings(args.config_setting or ())
     own = sorted(set(config) & set(OWN_KEYS))
@@ -140,16 +108,22 @@ def _cmd_build(args: argparse.Namespace) -> int:
             f"-C {own[0]} selects variants in PEP 517 builds; `polywheel build` takes "
             "--variant LABEL instead (and builds every variant by default)"
         )
-    result = build_matrix(
-        project,
-        out,
-        labels=args.variant or (),
-        jobs=args.jobs,
-        plain=not args.no_plain,
-        config_settings=config,
-        emit=lambda line: print(line, flush=True),
-        rebuild=args.rebuild,
-    )
+    for label in args.variant or ():
+        project.matrix.get(label)  # an unknown label is refused before -o is created
+    output_folder(out)
+    if project.matrix.variants:
+        indexable_output(out, project.name, args.variant or project.matrix.labels)
+    with writing(out):
+        result = scheduler.build_matrix(
+            project,
+            out,
+            labels=args.variant or (),
+            jobs=args.jobs,
+            plain=not args.no_plain,
+            config_settings=config,
+            emit=lambda line: print(line, flush=True),
+            rebuild=args.rebuild,
+        )
     rows = [("label", "wheel", "size", "time", "audit")]
     for item in result.variants:
         if item.built is None:
@@ -215,10 +189,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
 def _cmd_index(args: argparse.Namespace) -> int:
     from polywheel.index import write_indexes
 
-    folder = Path(args.folder)
-    if not folder.is_dir():
-        raise PolywheelError(f"{folder} is not a folder")
-    written = write_indexes(folder)
+    folder = wheels_folder(args.folder)
+    with writing(folder):
+        written = write_indexes(folder)
     if not written:
         print(f"no variant wheels in {folder}", file=sys.stderr)
         return 1
@@ -239,25 +212,38 @@ def _cmd_check(args: argparse.Namespace) -> int:
         if finding.is_error or not args.errors_only:
             print(finding)
     errors = sum(f.is_error for f in findings)
+    sys.stdout.flush()  # the findings first, also when stdout is a pipe
     print(f"{errors} error(s), {len(findings) - errors} warning(s)", file=sys.stderr)
     return 1 if errors else 0
 
 
 def _cmd_relabel(args: argparse.Namespace) -> int:
-    from polywheel.relabel import relabel_wheel
+    from polywheel.cli_files import not_a_file
+    from polywheel.relabel import publish, relabel_target
 
+    wheels = wheel_files(args.wheels, "relabel")
     out = Path(args.outdir) if args.outdir else None
-    for wheel in args.wheels:
-        print(relabel_wheel(Path(wheel), out))
+    if out is not None:
+        not_a_file(out, "-o")
+    # Every wheel is checked before the first one is renamed or copied.
+    targets = [relabel_target(wheel, out) for wheel in wheels]
+    for wheel, target in zip(wheels, targets, strict=True):
+        with writing(target.parent):
+            print(publish(wheel, target, move=out is None))
     return 0
 
 
 def _cmd_repair(args: argparse.Namespace) -> int:
+    from polywheel.cli_files import not_a_file
     from polywheel.repair import repair_wheel
 
     command = args.command_args or DEFAULT_REPAIR
-    for wheel in args.wheels:
-        print(repair_wheel(Path(wheel), Path(args.wheel_dir), command))
+    wheels = wheel_files(args.wheels, "repair")
+    out = Path(args.wheel_dir)
+    not_a_file(out, "-w")
+    for wheel in wheels:
+        with writing(out):
+            print(repair_wheel(wheel, out, command))
     return 0
 
 
@@ -370,9 +356,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         args.command_args = tool
     try:
-        return int(args.func(args))
+        status = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here when the output was buffered
+        return status
+    except BrokenPipeError:
+        return stdout_closed()
     except PolywheelError as exc:
-        report(exc)
+        report_error(exc)
+        return 1
+    except OSError as exc:
+        # The file system's refusal (unreadable, full, read-only), not a bug in polywheel.
+        report_error(os_error(exc))
         return 1
     except KeyboardInterrupt:
         print("polywheel: interrupted", file=sys.stderr)

@@ -40,6 +40,12 @@ def load_project(root: Path) -> Project:
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not valid TOML: it is not UTF-8 text (byte {exc.start})"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
     settings = read_settings(pyproject)
     return Project(root.resolve(), pyproject, settings, expand_matrix(settings))
 

@@ -15,8 +15,15 @@ from polywheel.errors import WheelFormatError
 from polywheel.wheel.filename import parse_wheel_name
 from polywheel.wheel.reader import open_wheel
 from polywheel.wheel.variant_json import check_variant_json
+from polywheel.wheel.writer import atomic_output
 
-__all__ = ["label_inside", "relabel_wheel", "verified_output"]
+__all__ = [
+    "label_inside",
+    "publish",
+    "refuse_nonconforming",
+    "relabel_target",
+    "relabel_wheel",
+]
 
 
 def label_inside(wheel: Path) -> tuple[str, bytes]:
@@ -42,25 +49,40 @@ def label_inside(wheel: Path) -> tuple[str, bytes]:
     return labels[0], raw
 
 
-def verified_output(wheel: Path) -> Path:
-    """`wheel` if it passes `polywheel check`; otherwise it is removed and refused."""
+def refuse_nonconforming(wheel: Path, what: str) -> None:
+    """Raise unless `wheel` passes `polywheel check`; nothing is written or removed."""
     errors = [f for f in check_paths([wheel]) if f.is_error]
     if errors:
-        wheel.unlink()
-        raise WheelFormatError(f"{wheel.name} would not conform: {errors[0]}")
-    return wheel
+        raise WheelFormatError(f"{wheel.name} does not conform, so it is not {what}: {errors[0]}")
+
+
+def relabel_target(wheel: Path, out_dir: Path | None = None) -> Path:
+    """Where `relabel_wheel` puts `wheel`, once the wheel is known to conform.
+
+    The wheel is checked under its own name: its bytes do not change, and what its new
+    name adds (the label, and its agreement with variant.json) `label_inside` checks.
+    """
+    name = parse_wheel_name(wheel.name)
+    label, _raw = label_inside(wheel)
+    refuse_nonconforming(wheel, "relabelled")
+    return (out_dir or wheel.parent) / name.with_label(label).filename
+
+
+def publish(wheel: Path, target: Path, *, move: bool) -> Path:
+    """Rename (`move`) or copy `wheel` to `target`; a copy appears there only whole."""
+    if target == wheel:
+        return wheel
+    if move:
+        wheel.replace(target)
+    else:
+        with atomic_output(target) as tmp:
+            shutil.copyfile(wheel, tmp)
+    return target
 
 
 def relabel_wheel(wheel: Path, out_dir: Path | None = None) -> Path:
-    """Give a plainly named wheel that carries variant.json its label (copy or rename)."""
-    name = parse_wheel_name(wheel.name)
-    label, _raw = label_inside(wheel)
-    target = (out_dir or wheel.parent) / name.with_label(label).filename
-    if target == wheel:
-        return wheel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if out_dir is None:
-        wheel.rename(target)
-    else:
-        shutil.copyfile(wheel, target)
-    return verified_output(target)
+    """Give a plainly named wheel that carries variant.json its label (copy or rename).
+
+    A wheel that does not conform is refused before anything is renamed or written.
+    """
+    return publish(wheel, relabel_target(wheel, out_dir), move=out_dir is None)

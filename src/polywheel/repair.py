@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from polywheel.errors import PolywheelError, WheelFormatError
-from polywheel.relabel import label_inside, verified_output
+from polywheel.relabel import label_inside, publish, refuse_nonconforming
 from polywheel.wheel.filename import parse_wheel_name
 from polywheel.wheel.reader import open_wheel
 
@@ -65,8 +65,9 @@ def repair_wheel(wheel: Path, out_dir: Path, command: Sequence[str] | str = DEFA
             raise WheelFormatError(
                 f"the repair tool changed or dropped {repaired.name}'s variant.json"
             )
-        repaired_name = parse_wheel_name(repaired.name)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        target = out_dir / repaired_name.with_label(label).filename
-        shutil.copyfile(repaired, target)
-    return verified_output(target)
+        # Checked under its final name, before anything reaches out_dir: a refused
+        # wheel never replaces one already there.
+        labelled = dest / parse_wheel_name(repaired.name).with_label(label).filename
+        repaired.rename(labelled)
+        refuse_nonconforming(labelled, "written")
+        return publish(labelled, out_dir / labelled.name, move=False)
