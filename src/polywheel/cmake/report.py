@@ -7,13 +7,14 @@ import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
+from polywheel.cmake.compile_commands import CompileUnit, read_compile_commands
 from polywheel.errors import BuildError
 from polywheel.matrix.spec import VariantSpec
-from polywheel.namespaces import known
+from polywheel.namespaces import KNOWN, AuditFinding, known
 from polywheel.properties import VariantProperty
 from polywheel.wheel.reader import open_wheel
 
-__all__ = ["BuildReport", "RawBuild", "verify_build_report"]
+__all__ = ["BuildReport", "RawBuild", "compile_unit_findings", "verify_build_report"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,3 +94,18 @@ def verify_build_report(
         else:
             verified += namespace.verified_properties(props, report, label=label)
     return tuple(sorted(verified))
+
+
+def compile_unit_findings(
+    spec: VariantSpec, report: BuildReport | None, project_root: Path
+) -> list[tuple[AuditFinding, CompileUnit]]:
+    """What every well-known namespace says of the flags each source was compiled with."""
+    build_dir = (report.values.get("binary_dir") if report else None) or ""
+    units = read_compile_commands(Path(build_dir), project_root) if build_dir else None
+    if not units:
+        return []
+    return [
+        found
+        for namespace in KNOWN.values()
+        for found in namespace.check_compile_units(spec.of_namespace(namespace.name), units)
+    ]

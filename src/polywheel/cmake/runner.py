@@ -124,6 +124,8 @@ def _variant_inputs(
         chained=chained,
     )
     cs["cmake.define.CMAKE_PROJECT_INCLUDE"] = str(_write_include(include))
+    # What each source was compiled with, checked against the variant after the build.
+    cs.setdefault("cmake.define.CMAKE_EXPORT_COMPILE_COMMANDS", "ON")
     if spec.cuda:
         archs = ";".join(spec.cuda_architectures)
         cs["cmake.define.CMAKE_CUDA_ARCHITECTURES"] = archs

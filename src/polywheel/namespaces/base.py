@@ -16,6 +16,7 @@ from polywheel.properties import VariantProperty
 
 if TYPE_CHECKING:
     from polywheel.audit.binary import BinaryAudit
+    from polywheel.cmake.compile_commands import CompileUnit
     from polywheel.cmake.report import BuildReport
 
 __all__ = [
@@ -119,6 +120,14 @@ class Namespace:
     ) -> list[AuditFinding]:
         """Compare the machine code with the claimed features (None: a plain wheel)."""
         del claims, binaries
+        return []
+
+    def check_compile_units(
+        self, props: Sequence[VariantProperty], units: Sequence[CompileUnit]
+    ) -> list[tuple[AuditFinding, CompileUnit]]:
+        """Compare what each translation unit was compiled with against the variant
+        (`props`: its properties of this namespace, maybe none)."""
+        del props, units
         return []
 
 

@@ -17,11 +17,13 @@ from polywheel.namespaces.base import (
     CpuNamespace,
     FeatureDoc,
 )
+from polywheel.properties import VariantProperty
 
 if TYPE_CHECKING:
     from polywheel.audit.binary import BinaryAudit
+    from polywheel.cmake.compile_commands import CompileUnit
 
-__all__ = ["BASELINE", "LEVELS", "LEVEL_FEATURES", "X86_64", "level_of_features"]
+__all__ = ["BASELINE", "LEVELS", "LEVEL_FEATURES", "X86_64", "flags_level", "level_of_features"]
 
 LEVELS = ("v1", "v2", "v3", "v4")
 _GNU = {
@@ -69,6 +71,53 @@ def _level_number(value: str) -> int:
     return LEVELS.index(value) + 1
 
 
+# What compiler flags mean in levels (GCC/Clang -march= and -m<feature>, MSVC /arch:).
+_MARCH_LEVEL = {
+    "x86-64": 1, "k8": 1, "nocona": 1, "core2": 1, "x86-64-v2": 2, "nehalem": 2,
+    "westmere": 2, "sandybridge": 2, "ivybridge": 2, "btver2": 2, "x86-64-v3": 3,
+    "haswell": 3, "broadwell": 3, "skylake": 3, "alderlake": 3, "znver1": 3, "znver2": 3,
+    "znver3": 3, "x86-64-v4": 4, "skylake-avx512": 4, "cascadelake": 4, "cooperlake": 4,
+    "icelake-client": 4, "icelake-server": 4, "tigerlake": 4, "sapphirerapids": 4,
+    "graniterapids": 4, "znver4": 4, "znver5": 4,
+}  # fmt: skip
+_FEATURE_LEVEL = {
+    "sse3": 2, "ssse3": 2, "sse4": 2, "sse4.1": 2, "sse4.2": 2, "popcnt": 2, "cx16": 2,
+    "avx": 3, "avx2": 3, "bmi": 3, "bmi2": 3, "fma": 3, "f16c": 3, "movbe": 3, "lzcnt": 3,
+}  # fmt: skip
+_MSVC_LEVEL = {"/arch:SSE4.2": 2, "/arch:AVX": 3, "/arch:AVX2": 3, "/arch:AVX512": 4}
+
+
+def flags_level(arguments: Iterable[str]) -> tuple[int | str, tuple[str, ...]]:
+    """The level code compiled with these flags may need, and the flags that set it.
+
+    The last -march wins; -m<feature> adds to it and -mno-<feature> takes away. The
+    level is "native" for -march=native, which depends on the build machine, and
+    "unknown" for an -march this table does not know.
+    """
+    march: tuple[int | str, str | None] = (1, None)
+    features: dict[str, tuple[int, str]] = {}
+    for arg in arguments:
+        if arg.startswith("-march="):
+            name = arg.split("=", 1)[1]
+            march = (name if name == "native" else _MARCH_LEVEL.get(name, "unknown"), arg)
+            features.clear()
+        elif arg in _MSVC_LEVEL:
+            march = (_MSVC_LEVEL[arg], arg)
+        elif arg.startswith("-mno-"):
+            features.pop(arg[5:], None)
+        elif arg.startswith("-mavx512"):
+            features[arg[2:]] = (4, arg)
+        elif arg.startswith("-m") and arg[2:] in _FEATURE_LEVEL:
+            features[arg[2:]] = (_FEATURE_LEVEL[arg[2:]], arg)
+    level, flag = march
+    if isinstance(level, str):
+        return level, (flag,) if flag else ()
+    top = max((lvl for lvl, _ in features.values()), default=0)
+    if top > level:
+        return top, tuple(f for lvl, f in features.values() if lvl == top)
+    return level, (flag,) if flag else ()
+
+
 class X86_64(CpuNamespace):
     name = "x86_64"
     provider: ClassVar[Mapping[str, Any]] = {"requires": ["x86-64-variant-provider"]}
@@ -88,6 +137,53 @@ class X86_64(CpuNamespace):
                 key=key,
             )
         return CompilerFlags(gnu=_GNU[value], msvc=_MSVC[value])
+
+    def check_compile_units(
+        self, props: Sequence[VariantProperty], units: Sequence[CompileUnit]
+    ) -> list[tuple[AuditFinding, CompileUnit]]:
+        levels = [p.value for p in props if p.feature == "level"]
+        claimed = _level_number(levels[0]) if len(levels) == 1 else 1
+        found: list[tuple[AuditFinding, CompileUnit]] = []
+        for unit in units:
+            level, flags = flags_level(unit.arguments)
+            where = f"{unit.source} (target {unit.target or '?'})"
+            shown = " ".join(flags) or "no -march"
+            if isinstance(level, str):
+                message = (
+                    f"{where} is compiled with {shown}: code for "
+                    + (
+                        "the build machine's CPU"
+                        if level == "native"
+                        else "a CPU polywheel does not know"
+                    )
+                    + f", not for x86-64-v{claimed}"
+                )
+                found.append((("error", message), unit))
+            elif level > claimed:
+                found.append(
+                    (
+                        (
+                            "error",
+                            f"{where} is compiled for x86-64-v{level} ({shown}) in a variant "
+                            f"that claims x86-64-v{claimed}: the project's own flags override "
+                            "the variant's",
+                        ),
+                        unit,
+                    )
+                )
+            elif level < claimed:
+                found.append(
+                    (
+                        (
+                            "warning",
+                            f"{where} is compiled for x86-64-v{level} only ({shown}) in a "
+                            f"variant that claims x86-64-v{claimed}: it does not get the "
+                            "variant's instructions",
+                        ),
+                        unit,
+                    )
+                )
+        return found
 
     def audit(
         self, claims: Mapping[str, Sequence[str]] | None, binaries: Sequence[BinaryAudit]

@@ -70,6 +70,8 @@ def _jobs(
 
 
 def _say_audit(built: BuiltVariant) -> None:
+    for message in built.warnings:
+        print(f"polywheel: warning: {message}", file=sys.stderr, flush=True)
     for wheel, audit in ((built.wheel, built.audit), (built.plain, built.plain_audit)):
         if wheel is not None:
             print(f"polywheel: audit {wheel.name}: {summary(audit)}", flush=True)

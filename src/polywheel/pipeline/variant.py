@@ -15,7 +15,7 @@ from pathlib import Path
 
 from polywheel.audit.binary import AuditAllow
 from polywheel.audit.wheel import WheelAudit, audit_wheel, judge
-from polywheel.cmake.report import RawBuild, verify_build_report
+from polywheel.cmake.report import RawBuild, compile_unit_findings, verify_build_report
 from polywheel.cmake.runner import build_raw_wheel
 from polywheel.errors import BuildError
 from polywheel.matrix.spec import VariantSpec
@@ -63,6 +63,8 @@ class BuiltVariant:
     audit: WheelAudit | None = None
     plain: Path | None = None
     plain_audit: WheelAudit | None = None
+    # Findings that do not stop the build (a source compiled below the variant's level).
+    warnings: tuple[str, ...] = ()
 
     @property
     def written(self) -> tuple[Path, ...]:
@@ -131,11 +133,33 @@ def _plain_hint(spec: VariantSpec | None) -> str:
     )
 
 
+def _check_sources(project: Project, spec: VariantSpec, raw: RawBuild) -> tuple[str, ...]:
+    """Each source's effective flags against the variant: errors stop the build (in
+    audit mode "error"), the rest come back as warnings."""
+    mode = project.settings.audit.mode
+    if mode == "off":
+        return ()
+    findings = compile_unit_findings(spec, raw.report, project.root)
+    errors = [m for (severity, m), _ in findings if severity == "error"]
+    if errors and mode == "error":
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise BuildError(
+            errors[0] + more,
+            label=spec.label,
+            hint="remove -march/-m flags from the project's own targets (compile options, "
+            "CMAKE_C_FLAGS, CFLAGS), or, for runtime-dispatched code, allow those sources "
+            "or targets with [tool.variants.audit]",
+        )
+    return tuple(m for (_severity, m), _ in findings)
+
+
 def _write(project: Project, job: VariantJob, raw: RawBuild) -> BuiltVariant:
     spec = job.spec
     requires = spec.dependencies if spec else ()
     built = BuiltVariant(job.label, raw)
     try:
+        if spec is not None:
+            built = dataclasses.replace(built, warnings=_check_sources(project, spec, raw))
         if spec is not None and job.labelled:
             props = verify_build_report(spec, raw, apply_flags=project.settings.apply_flags)
             wheel = finalize_wheel(
