@@ -19,6 +19,7 @@ from polywheel.cli_files import (
     writing,
 )
 from polywheel.errors import PolywheelError, report
+from polywheel.pipeline.faults import Interrupted
 from polywheel.repair import DEFAULT_REPAIR
 
 __all__ = ["main"]
@@ -153,6 +154,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
         print("  ".join(cell.ljust(widths[j]) for j, cell in enumerate(row)).rstrip())
         if i == 0:
             print("  ".join("-" * w for w in widths))
+    for item in result.variants:
+        for message in item.built.warnings if item.built else ():
+            print(f"polywheel: warning: variant {item.name!r}: {message}", file=sys.stderr)
     for index in result.indexes:
         print(f"\nindex: {index}")
     built = [p for v in result.variants if v.built for p in v.built.written]
@@ -168,6 +172,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
         )
         if errors:
             return 1
+    if result.index_note:
+        print(f"\n{result.index_note}")
     if result.index_error:
         print(file=sys.stderr)
         report(result.index_error)
@@ -368,6 +374,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The file system's refusal (unreadable, full, read-only), not a bug in polywheel.
         report_error(os_error(exc))
         return 1
+    except Interrupted as stop:
+        print(
+            f"polywheel: interrupted by {stop.name}: stopped the builds and removed their "
+            "scratch files; no index file was written",
+            file=sys.stderr,
+        )
+        return stop.exit_status
     except KeyboardInterrupt:
         print("polywheel: interrupted", file=sys.stderr)
         return 130
