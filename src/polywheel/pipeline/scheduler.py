@@ -8,6 +8,7 @@ build, in this process from the reused raw wheel. Then comes the index file.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import threading
 import time
@@ -274,6 +275,10 @@ def _run(
 
         spawn = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(concurrent, mp_context=spawn, initializer=warm_up)
+        # Start the workers from this thread: their parent-death signal follows the
+        # thread that started them, and the build threads end before the pool does.
+        for started in [pool.submit(os.getpid) for _ in range(concurrent)]:
+            started.result()
     threads = ThreadPoolExecutor(max_workers=concurrent)
     try:
         for future in [threads.submit(one, name) for name in names]:
