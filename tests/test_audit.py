@@ -171,3 +171,24 @@ def test_gpu_variant_missing_an_architecture(copy_project: Callable[[str], Path]
     proc = polywheel("build", "-o", "dist", "--variant", "sm80_90", cwd=project, check=False)
     assert proc.returncode == 1, proc.stdout
     assert "claims nvidia :: sm_arch ['90_real'], absent from its fat binaries" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "allowance",
+    ['allow-sources = ["src/sum_*.c"]', 'allow-targets = ["_core"]'],
+    ids=["by-source", "by-target"],
+)
+def test_dispatch_code_in_a_stripped_binary_is_allowed_by_source_or_target(
+    copy_project: Callable[[str], Path], allowance: str
+) -> None:
+    project = copy_project("dispatch_files")
+    proc = polywheel("build", "-o", "dist", cwd=project, check=False)
+    assert proc.returncode == 1
+    assert "src/sum_avx2.c (target _core) is compiled for x86-64-v3 (-mavx2)" in proc.stderr
+    add(project, f"\n[tool.variants.audit]\n{allowance}\n")
+    proc = polywheel("build", "-o", "dist", cwd=project)
+    assert "ok (v1)" in proc.stdout
+    (wheel,) = (project / "dist").glob("*-x86_64_v1.whl")
+    plain = audit_wheel(wheel)
+    # Stripped: the AVX2 code has no function name, which allow-functions would need.
+    assert plain.verdict == "error" and "Used in: fn@0x" in plain.findings[0][1]

@@ -16,11 +16,20 @@ class AuditAllow:
 
     functions: tuple[str, ...] = ()
     sections: tuple[str, ...] = ()
+    # File names of whole binaries built from allowed sources or targets (the build's
+    # compile commands and CMake's file API tell which): their code needs no symbols.
+    binaries: frozenset[str] = frozenset()
 
     def allows(self, function: str, section: str) -> bool:
         return any(fnmatch.fnmatchcase(function, g) for g in self.functions) or any(
             fnmatch.fnmatchcase(section, g) for g in self.sections
         )
+
+    def for_binary(self, name: str) -> AuditAllow:
+        """What is allowed in the binary `name` (its path in the wheel)."""
+        if name.rsplit("/", 1)[-1] in self.binaries:
+            return AuditAllow(self.functions, ("*",))
+        return self
 
 
 NO_ALLOW = AuditAllow()

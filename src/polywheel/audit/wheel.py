@@ -111,7 +111,8 @@ def audit_wheel(path: Path, allow: AuditAllow = NO_ALLOW) -> WheelAudit:
             with reader.open_member(info.filename) as f:
                 if f.read(4) != b"\x7fELF":
                     continue
-            result = audit_binary(info.filename, reader.read(info.filename), allow)
+            data = reader.read(info.filename)
+            result = audit_binary(info.filename, data, allow.for_binary(info.filename))
             if result is not None:
                 binaries.append(result)
     if doc is not None:

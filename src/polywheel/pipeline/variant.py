@@ -8,6 +8,7 @@ wheel of `pip wheel .` is verified and audited exactly like a labelled one.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -15,6 +16,8 @@ from pathlib import Path
 
 from polywheel.audit.binary import AuditAllow
 from polywheel.audit.wheel import WheelAudit, audit_wheel, judge
+from polywheel.cmake.compile_commands import CompileUnit, read_compile_commands
+from polywheel.cmake.file_api import artifacts_by_target
 from polywheel.cmake.report import RawBuild, compile_unit_findings, verify_build_report
 from polywheel.cmake.runner import build_raw_wheel
 from polywheel.errors import BuildError
@@ -86,7 +89,9 @@ def _audit(project: Project, job: VariantJob, built: BuiltVariant) -> BuiltVaria
     settings = project.settings.audit
     if settings.mode == "off":
         return built
-    allow = AuditAllow(settings.allow_functions, settings.allow_sections)
+    allow = AuditAllow(
+        settings.allow_functions, settings.allow_sections, _allowed_binaries(project, built.raw)
+    )
     first = built.wheel or built.plain
     assert first is not None
     decoded = audit_wheel(first, allow)
@@ -133,13 +138,38 @@ def _plain_hint(spec: VariantSpec | None) -> str:
     )
 
 
+def _allowed_unit(project: Project, unit: CompileUnit) -> bool:
+    audit = project.settings.audit
+    return any(fnmatch.fnmatchcase(unit.source, g) for g in audit.allow_sources) or any(
+        fnmatch.fnmatchcase(unit.target or "", g) for g in audit.allow_targets
+    )
+
+
+def _allowed_binaries(project: Project, raw: RawBuild) -> frozenset[str]:
+    """The binaries built from allowed sources or targets, by file name."""
+    audit = project.settings.audit
+    build_dir = raw.report.values.get("binary_dir") if raw.report else None
+    if not build_dir or not (audit.allow_sources or audit.allow_targets):
+        return frozenset()
+    units = read_compile_commands(Path(build_dir), project.root) or []
+    targets = {u.target for u in units if u.target and _allowed_unit(project, u)}
+    artifacts = artifacts_by_target(Path(build_dir))
+    targets |= {t for t in artifacts if any(fnmatch.fnmatchcase(t, g) for g in audit.allow_targets)}
+    return frozenset(name for t in targets for name in artifacts.get(t, ()))
+
+
 def _check_sources(project: Project, spec: VariantSpec, raw: RawBuild) -> tuple[str, ...]:
     """Each source's effective flags against the variant: errors stop the build (in
-    audit mode "error"), the rest come back as warnings."""
+    audit mode "error"), the rest come back as warnings. Allowed sources and targets
+    (runtime dispatch) are left out."""
     mode = project.settings.audit.mode
     if mode == "off":
         return ()
-    findings = compile_unit_findings(spec, raw.report, project.root)
+    findings = [
+        found
+        for found in compile_unit_findings(spec, raw.report, project.root)
+        if not _allowed_unit(project, found[1])
+    ]
     errors = [m for (severity, m), _ in findings if severity == "error"]
     if errors and mode == "error":
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""

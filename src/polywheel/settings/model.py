@@ -63,6 +63,8 @@ class AuditSettings:
     mode: AuditMode = "error"
     allow_functions: tuple[str, ...] = ()
     allow_sections: tuple[str, ...] = ()
+    allow_sources: tuple[str, ...] = ()
+    allow_targets: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

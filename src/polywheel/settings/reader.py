@@ -162,5 +162,7 @@ def read_settings(pyproject: Mapping[str, Any]) -> Settings:
             mode=audit.get("mode", "error"),
             allow_functions=audit.get("allow-functions", ()),
             allow_sections=audit.get("allow-sections", ()),
+            allow_sources=audit.get("allow-sources", ()),
+            allow_targets=audit.get("allow-targets", ()),
         ),
     )

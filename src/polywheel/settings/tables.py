@@ -153,6 +153,22 @@ AUDIT = Table(
             default=(),
             default_doc="`[]`",
         ),
+        Field(
+            "allow-sources",
+            StringList(),
+            "Glob patterns of source files (relative to the project) compiled for wider "
+            "instructions on purpose, for runtime dispatch; works on stripped binaries.",
+            default=(),
+            default_doc="`[]`",
+        ),
+        Field(
+            "allow-targets",
+            StringList(),
+            "Glob patterns of CMake targets whose code is runtime-dispatched; works on "
+            "stripped binaries.",
+            default=(),
+            default_doc="`[]`",
+        ),
     )
 )
 
