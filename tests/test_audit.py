@@ -80,7 +80,7 @@ def test_pep517_plain_wheel_is_audited(copy_project: Callable[[str], Path]) -> N
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "the plain wheel dispatch-0.1.0-" in output and "needs x86-64-v3" in output
-    assert "hint: the project's own flags add wider instructions" in output
+    assert "hint: the project's own code adds wider instructions" in output
     assert not list((project / "dist").glob("*.whl")), "no lying plain wheel is left"
 
 

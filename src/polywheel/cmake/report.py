@@ -4,10 +4,10 @@ variant: refuse to label a build whose flags or CUDA architectures never reached
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from polywheel.cmake.compile_commands import CompileUnit, read_compile_commands
+from polywheel.cmake.compile_commands import CompileUnit
 from polywheel.errors import BuildError
 from polywheel.matrix.spec import VariantSpec
 from polywheel.namespaces import KNOWN, AuditFinding, known
@@ -97,13 +97,9 @@ def verify_build_report(
 
 
 def compile_unit_findings(
-    spec: VariantSpec, report: BuildReport | None, project_root: Path
+    spec: VariantSpec, units: Sequence[CompileUnit]
 ) -> list[tuple[AuditFinding, CompileUnit]]:
     """What every well-known namespace says of the flags each source was compiled with."""
-    build_dir = (report.values.get("binary_dir") if report else None) or ""
-    units = read_compile_commands(Path(build_dir), project_root) if build_dir else None
-    if not units:
-        return []
     return [
         found
         for namespace in KNOWN.values()

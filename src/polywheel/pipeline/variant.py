@@ -84,13 +84,17 @@ def variant_json_bytes(
     return dumps(doc)
 
 
-def _audit(project: Project, job: VariantJob, built: BuiltVariant) -> BuiltVariant:
+def _audit(
+    project: Project, job: VariantJob, built: BuiltVariant, units: Sequence[CompileUnit]
+) -> BuiltVariant:
     """Audit what was written; in "error" mode a lie is a BuildError."""
     settings = project.settings.audit
     if settings.mode == "off":
         return built
     allow = AuditAllow(
-        settings.allow_functions, settings.allow_sections, _allowed_binaries(project, built.raw)
+        settings.allow_functions,
+        settings.allow_sections,
+        _allowed_binaries(project, built.raw, units),
     )
     first = built.wheel or built.plain
     assert first is not None
@@ -117,8 +121,7 @@ def _audit(project: Project, job: VariantJob, built: BuiltVariant) -> BuiltVaria
         raise BuildError(
             f"the machine code does not match the variant: {problems}",
             label=built.label,
-            hint="see `polywheel audit` and docs/audit.md; runtime-dispatched code can be "
-            "allowed with [tool.variants.audit] allow-functions / allow-sections",
+            hint=f"see `polywheel audit` and docs/audit.md; {_ALLOW_HINT}",
         )
     return dataclasses.replace(built, audit=audit, plain_audit=plain_audit)
 
@@ -131,11 +134,20 @@ def _plain_hint(spec: VariantSpec | None) -> str:
             "skip the plain wheel (polywheel build --no-plain)"
         )
     return (
-        "the project's own flags add wider instructions (-march=native, -mavx2 in "
-        "compile-options, CMAKE_C_FLAGS, CFLAGS or target_compile_options?); "
-        "runtime-dispatched code can be allowed with [tool.variants.audit] "
-        "allow-functions / allow-sections"
+        "the project's own code adds wider instructions (target attributes, "
+        f"intrinsics, prebuilt libraries?); {_ALLOW_HINT}"
     )
+
+
+_ALLOW_HINT = (
+    "runtime-dispatched code can be allowed with [tool.variants.audit] allow-sources, "
+    "allow-targets, allow-functions or allow-sections"
+)
+
+
+def _compile_units(project: Project, raw: RawBuild) -> list[CompileUnit]:
+    build_dir = raw.report.values.get("binary_dir") if raw.report else None
+    return (read_compile_commands(Path(build_dir), project.root) or []) if build_dir else []
 
 
 def _allowed_unit(project: Project, unit: CompileUnit) -> bool:
@@ -145,20 +157,23 @@ def _allowed_unit(project: Project, unit: CompileUnit) -> bool:
     )
 
 
-def _allowed_binaries(project: Project, raw: RawBuild) -> frozenset[str]:
+def _allowed_binaries(
+    project: Project, raw: RawBuild, units: Sequence[CompileUnit]
+) -> frozenset[str]:
     """The binaries built from allowed sources or targets, by file name."""
     audit = project.settings.audit
     build_dir = raw.report.values.get("binary_dir") if raw.report else None
     if not build_dir or not (audit.allow_sources or audit.allow_targets):
         return frozenset()
-    units = read_compile_commands(Path(build_dir), project.root) or []
     targets = {u.target for u in units if u.target and _allowed_unit(project, u)}
     artifacts = artifacts_by_target(Path(build_dir))
     targets |= {t for t in artifacts if any(fnmatch.fnmatchcase(t, g) for g in audit.allow_targets)}
     return frozenset(name for t in targets for name in artifacts.get(t, ()))
 
 
-def _check_sources(project: Project, spec: VariantSpec, raw: RawBuild) -> tuple[str, ...]:
+def _check_sources(
+    project: Project, spec: VariantSpec, units: Sequence[CompileUnit]
+) -> tuple[str, ...]:
     """Each source's effective flags against the variant: errors stop the build (in
     audit mode "error"), the rest come back as warnings. Allowed sources and targets
     (runtime dispatch) are left out."""
@@ -167,7 +182,7 @@ def _check_sources(project: Project, spec: VariantSpec, raw: RawBuild) -> tuple[
         return ()
     findings = [
         found
-        for found in compile_unit_findings(spec, raw.report, project.root)
+        for found in compile_unit_findings(spec, units)
         if not _allowed_unit(project, found[1])
     ]
     errors = [m for (severity, m), _ in findings if severity == "error"]
@@ -187,9 +202,10 @@ def _write(project: Project, job: VariantJob, raw: RawBuild) -> BuiltVariant:
     spec = job.spec
     requires = spec.dependencies if spec else ()
     built = BuiltVariant(job.label, raw)
+    units = _compile_units(project, raw)
     try:
         if spec is not None:
-            built = dataclasses.replace(built, warnings=_check_sources(project, spec, raw))
+            built = dataclasses.replace(built, warnings=_check_sources(project, spec, units))
         if spec is not None and job.labelled:
             props = verify_build_report(spec, raw, apply_flags=project.settings.apply_flags)
             wheel = finalize_wheel(
@@ -205,7 +221,7 @@ def _write(project: Project, job: VariantJob, raw: RawBuild) -> BuiltVariant:
                 raw.wheel, job.out_dir, label=None, variant_json=None, requires=requires
             )
             built = dataclasses.replace(built, plain=plain)
-        return _audit(project, job, built)
+        return _audit(project, job, built, units)
     except BaseException:
         # Nothing half-done stays behind: a refused wheel is never published.
         for path in built.written:
