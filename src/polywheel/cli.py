@@ -10,7 +10,6 @@ from pathlib import Path
 
 from polywheel import __version__
 from polywheel.cli_files import (
-    os_error,
     project_folder,
     report_error,
     stdout_closed,
@@ -18,7 +17,7 @@ from polywheel.cli_files import (
     wheels_folder,
     writing,
 )
-from polywheel.errors import PolywheelError, report
+from polywheel.errors import PolywheelError, os_error, report
 from polywheel.pipeline.faults import Interrupted
 from polywheel.repair import DEFAULT_REPAIR
 

@@ -11,13 +11,17 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from polywheel.errors import PolywheelError, WheelFormatError, report
+from polywheel.errors import (
+    PolywheelError,
+    WheelFormatError,
+    os_error,
+    report,
+)
 
 __all__ = [
     "CLOSED_PIPE_STATUS",
     "indexable_output",
     "not_a_file",
-    "os_error",
     "output_folder",
     "project_folder",
     "report_error",
@@ -111,24 +115,6 @@ def indexable_output(folder: Path, distribution: str, labels: Iterable[str]) -> 
                 hint="polywheel build writes the index file from every variant wheel in the "
                 "output folder; remove that file, or build into another folder (-o)",
             ) from None
-
-
-def _within(path: Path, folder: Path) -> bool:
-    return path.absolute().is_relative_to(folder.absolute())
-
-
-def os_error(exc: OSError, folder: Path | None = None) -> PolywheelError:
-    """`cannot write PATH: reason` for a failure inside `folder` (the folder itself when
-    the file is a hidden scratch file or unnamed, as for a full disk); `PATH: reason`
-    for anything else."""
-    reason = exc.strerror or str(exc)
-    named = [Path(p) for p in (exc.filename2, exc.filename) if isinstance(p, (str, Path))]
-    if folder is not None:
-        inside = [p for p in named if _within(p, folder)]
-        if inside or not named:
-            shown = next((p for p in inside if not p.name.startswith(".")), folder)
-            return PolywheelError(f"cannot write {shown}: {reason}")
-    return PolywheelError(f"{named[0]}: {reason}" if named else reason)
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ import contextlib
 import difflib
 import sys
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any, TextIO
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "WheelFormatError",
     "boundary",
     "close_matches_hint",
+    "os_error",
     "report",
 ]
 
@@ -96,6 +98,24 @@ def close_matches_hint(word: str, candidates: Iterable[str]) -> str | None:
     return "did you mean " + " or ".join(f"`{m}`" for m in matches) + "?"
 
 
+def _within(path: Path, folder: Path) -> bool:
+    return path.absolute().is_relative_to(folder.absolute())
+
+
+def os_error(exc: OSError, folder: Path | None = None) -> PolywheelError:
+    """`cannot write PATH: reason` for a failure inside `folder` (the folder itself when
+    the file is a hidden scratch file or unnamed, as for a full disk); `PATH: reason`
+    for anything else."""
+    reason = exc.strerror or str(exc)
+    named = [Path(p) for p in (exc.filename2, exc.filename) if isinstance(p, (str, Path))]
+    if folder is not None:
+        inside = [p for p in named if _within(p, folder)]
+        if inside or not named:
+            shown = next((p for p in inside if not p.name.startswith(".")), folder)
+            return PolywheelError(f"cannot write {shown}: {reason}")
+    return PolywheelError(f"{named[0]}: {reason}" if named else reason)
+
+
 def report(error: PolywheelError, stream: TextIO | None = None) -> None:
     """Print one error the way every entry point does: `polywheel: error: ...`."""
     out = stream or sys.stderr
@@ -115,4 +135,8 @@ def boundary() -> Iterator[None]:
         yield
     except PolywheelError as exc:
         report(exc)
+        raise SystemExit(1) from None
+    except OSError as exc:
+        # The file system's refusal (unreadable, full, read-only), not a bug.
+        report(os_error(exc))
         raise SystemExit(1) from None

@@ -59,3 +59,12 @@ def test_boundary_lets_bugs_keep_their_traceback() -> None:
 def test_close_matches_hint() -> None:
     assert close_matches_hint("formt", ["format", "build-dir"]) == "did you mean `format`?"
     assert close_matches_hint("zzz", ["format"]) is None
+
+
+def test_boundary_reports_a_file_system_refusal_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exc, boundary():
+        raise PermissionError(13, "Permission denied", "/out/pkg.whl")
+    assert exc.value.code == 1
+    assert capsys.readouterr().err == "polywheel: error: /out/pkg.whl: Permission denied\n"
