@@ -170,3 +170,15 @@ def test_a_build_tool_dying_of_sigill_is_explained(copy_project: Callable[[str],
     assert "illegal instruction" in proc.stderr
     # Without the trap the same project builds: the hint is about the failure, not the project.
     polywheel("build", "-o", "dist", "-C", "cmake.define.STUBGEN_TRAP=OFF", cwd=project)
+
+
+def test_the_index_is_written_for_a_version_spelled_unnormalised(
+    copy_project: Callable[[str], Path],
+) -> None:
+    """The wheels say 0.1.0.post1 where pyproject.toml says 0.1.0-post1: one release."""
+    project = copy_project("slow")
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"0.1.0"', '"0.1.0-post1"'))
+    proc = polywheel("build", "-o", "dist", cwd=project)
+    assert "no index file" not in proc.stdout
+    assert (project / "dist" / "slow-0.1.0.post1-variants.json").is_file()

@@ -7,6 +7,7 @@ build, in this process from the reused raw wheel. Then comes the index file.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 import polywheel
 from polywheel.errors import BuildError, PolywheelError
@@ -307,7 +309,9 @@ def _index(
     releases = {release_of(w) for r in ordered if r.built for w in r.built.written}
     version = project.pyproject.get("project", {}).get("version")
     if isinstance(version, str):  # a failed variant may have written nothing to read
-        releases.add((str(canonicalize_name(project.name)), version))
+        with contextlib.suppress(InvalidVersion):  # scikit-build-core refuses it anyway
+            # As in wheel filenames: "1.0-post1" is written "1.0.post1".
+            releases.add((str(canonicalize_name(project.name)), str(Version(version))))
     failed = [r.name for r in ordered if r.error is not None]
     missing = {
         release: sorted(set(project.matrix.labels) - labels_in_folder(out_dir, *release))
