@@ -76,7 +76,7 @@ def test_a_signal_stops_workers_and_compilers(
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == status
     assert err.strip().splitlines() == [
-        f"polywheel: interrupted by {signal.Signals(signum).name}: stopped the builds and "
+        f"polywheel: build interrupted by {signal.Signals(signum).name}: stopped the builds and "
         "removed their scratch files; no index file was written"
     ]
     wait_for(lambda: not processes_with(str(seconds)), 10, "the build processes to end")

@@ -18,7 +18,7 @@ from polywheel.cli_files import (
     writing,
 )
 from polywheel.errors import PolywheelError, os_error, report
-from polywheel.pipeline.faults import Interrupted
+from polywheel.pipeline.faults import Interrupted, interruptible, remove_leftovers
 from polywheel.repair import DEFAULT_REPAIR
 
 __all__ = ["main"]
@@ -196,6 +196,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
     folder = wheels_folder(args.folder)
     with writing(folder):
+        remove_leftovers(folder)
         written = write_indexes(folder)
     if not written:
         print(f"no variant wheels in {folder}", file=sys.stderr)
@@ -232,6 +233,9 @@ def _cmd_relabel(args: argparse.Namespace) -> int:
         not_a_file(out, "-o")
     # Every wheel is checked before the first one is renamed or copied.
     targets = [relabel_target(wheel, out) for wheel in wheels]
+    for folder in dict.fromkeys(t.parent for t in targets):
+        with writing(folder):
+            remove_leftovers(folder)
     for wheel, target in zip(wheels, targets, strict=True):
         with writing(target.parent):
             print(publish(wheel, target, move=out is None))
@@ -246,6 +250,8 @@ def _cmd_repair(args: argparse.Namespace) -> int:
     wheels = wheel_files(args.wheels, "repair")
     out = Path(args.wheel_dir)
     not_a_file(out, "-w")
+    with writing(out):
+        remove_leftovers(out)
     for wheel in wheels:
         with writing(out):
             print(repair_wheel(wheel, out, command))
@@ -361,8 +367,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         args.command_args = tool
     try:
-        status = int(args.func(args))
-        sys.stdout.flush()  # a closed pipe shows here when the output was buffered
+        with interruptible():
+            status = int(args.func(args))
+            sys.stdout.flush()  # a closed pipe shows here when the output was buffered
         return status
     except BrokenPipeError:
         return stdout_closed()
@@ -374,11 +381,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         report_error(os_error(exc))
         return 1
     except Interrupted as stop:
-        print(
-            f"polywheel: interrupted by {stop.name}: stopped the builds and removed their "
-            "scratch files; no index file was written",
-            file=sys.stderr,
+        done = (
+            "stopped the builds and removed their scratch files; no index file was written"
+            if args.command == "build"
+            else "removed its scratch files; nothing was left half-written"
         )
+        print(f"polywheel: {args.command} interrupted by {stop.name}: {done}", file=sys.stderr)
         return stop.exit_status
     except KeyboardInterrupt:
         print("polywheel: interrupted", file=sys.stderr)

@@ -26,6 +26,7 @@ __all__ = [
     "close_matches_hint",
     "os_error",
     "report",
+    "shown",
 ]
 
 
@@ -116,13 +117,31 @@ def os_error(exc: OSError, folder: Path | None = None) -> PolywheelError:
     return PolywheelError(f"{named[0]}: {reason}" if named else reason)
 
 
+# The longest line polywheel prints of what it was given: a 10 MB label in an index
+# file is named, not echoed.
+MAX_SHOWN = 1000
+
+
+def shown(text: str, limit: int = MAX_SHOWN, *, keep_newlines: bool = False) -> str:
+    """`text` as it may reach a terminal or CI log: every non-printable character (escape
+    sequences, newlines that would forge a line, NUL, bidi overrides) written as its
+    Python escape, and cut to `limit` characters."""
+    if keep_newlines:
+        return "\n".join(shown(line, limit) for line in text.split("\n"))
+    if len(text) > limit:
+        text = f"{text[:limit]}... ({len(text) - limit} more characters)"
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def report(error: PolywheelError, stream: TextIO | None = None) -> None:
     """Print one error the way every entry point does: `polywheel: error: ...`."""
     out = stream or sys.stderr
     sys.stdout.flush()
-    print(f"polywheel: error: {error}", file=out, flush=True)
+    print(f"polywheel: error: {shown(str(error), keep_newlines=True)}", file=out, flush=True)
     if error.log:
-        print(f"  log: {error.log}", file=out, flush=True)
+        print(f"  log: {shown(str(error.log))}", file=out, flush=True)
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ from polywheel.errors import IndexMergeError, WheelFormatError
 from polywheel.wheel.filename import index_filename, parse_wheel_name
 from polywheel.wheel.reader import open_wheel
 from polywheel.wheel.variant_json import check_variant_json, dumps
-from polywheel.wheel.writer import atomic_output
+from polywheel.wheel.writer import atomic_output, confined
 
 __all__ = [
     "labels_in_folder",
@@ -46,7 +46,7 @@ def labels_in_folder(folder: Path, distribution: str, version: str) -> set[str]:
 
 
 def remove_index(folder: Path, distribution: str, version: str) -> None:
-    (folder / index_filename(distribution, version)).unlink(missing_ok=True)
+    confined(folder, index_filename(distribution, version)).unlink(missing_ok=True)
 
 
 def read_wheel_variant_json(wheel: Path) -> dict[str, Any]:
@@ -87,7 +87,7 @@ def write_indexes(folder: Path, wheels: Iterable[Path] | None = None) -> list[Pa
     for (distribution, version), members in sorted(groups.items()):
         merged = merge_variant_jsons((w.name, read_wheel_variant_json(w)) for w in members)
         check_variant_json(merged, index_filename(distribution, version))
-        target = folder / index_filename(distribution, version)
+        target = confined(folder, index_filename(distribution, version))
         with atomic_output(target) as tmp:
             tmp.write_bytes(dumps(merged))
         written.append(target)

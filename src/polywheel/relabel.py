@@ -15,7 +15,7 @@ from polywheel.errors import WheelFormatError
 from polywheel.wheel.filename import parse_wheel_name
 from polywheel.wheel.reader import open_wheel
 from polywheel.wheel.variant_json import check_variant_json
-from polywheel.wheel.writer import atomic_output
+from polywheel.wheel.writer import atomic_output, confined
 
 __all__ = [
     "label_inside",
@@ -65,7 +65,7 @@ def relabel_target(wheel: Path, out_dir: Path | None = None) -> Path:
     name = parse_wheel_name(wheel.name)
     label, _raw = label_inside(wheel)
     refuse_nonconforming(wheel, "relabelled")
-    return (out_dir or wheel.parent) / name.with_label(label).filename
+    return confined(out_dir or wheel.parent, name.with_label(label).filename)
 
 
 def publish(wheel: Path, target: Path, *, move: bool) -> Path:

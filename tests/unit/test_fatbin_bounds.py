@@ -70,5 +70,7 @@ def test_hostile_sizes_are_bounded(data: bytes) -> None:
 
 
 def test_a_nobits_or_compressed_section_is_not_read() -> None:
-    assert read(b"", kind="SHT_NOBITS").note == "cannot decode .nv_fatbin: not a plain data section"
-    assert read(b"x" * 100, flags=0x800).note is not None
+    assert (
+        read(b"", kind="SHT_NOBITS").problem == "cannot decode .nv_fatbin: not a plain data section"
+    )
+    assert read(b"x" * 100, flags=0x800).problem is not None

@@ -52,6 +52,9 @@ class BinaryAudit:
     sass: set[int] = dataclasses.field(default_factory=set)
     ptx: dict[int, str] = dataclasses.field(default_factory=dict)
     note: str | None = None
+    # Why (part of) the file could not be decoded: its code was not checked, which the
+    # audit reports as an error rather than vouching for it.
+    problem: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,4 +76,5 @@ class BinaryAudit:
                 "ptx": {f"compute_{a}": v for a, v in sorted(self.ptx.items())},
             },
             "note": self.note,
+            "problem": self.problem,
         }

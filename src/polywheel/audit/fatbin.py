@@ -24,7 +24,7 @@ def read_fatbins(elf: Any, audit: BinaryAudit) -> None:
     if section is None:
         return
     if section["sh_type"] != "SHT_PROGBITS" or section["sh_flags"] & _SHF_COMPRESSED:
-        audit.note = "cannot decode .nv_fatbin: not a plain data section"
+        audit.problem = "cannot decode .nv_fatbin: not a plain data section"
         return
     data = section.data()
     offset = 0

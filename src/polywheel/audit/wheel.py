@@ -9,12 +9,12 @@ its CPU code must run on the baseline.
 from __future__ import annotations
 
 import dataclasses
-import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from polywheel.audit.binary import NO_ALLOW, AuditAllow, BinaryAudit
+from polywheel.audit.elf import DECODE_ERRORS, open_elf
 from polywheel.audit.fatbin import read_fatbins
 from polywheel.audit.x86 import decode_x86
 from polywheel.errors import WheelFormatError
@@ -69,32 +69,38 @@ class WheelAudit:
 
 
 def audit_binary(name: str, data: bytes, allow: AuditAllow = NO_ALLOW) -> BinaryAudit | None:
-    """None for a file that is not ELF."""
+    """None for a file that is not ELF. A file that lies about its layout is answered
+    with a `problem`, never an exception, after bounded work."""
     if not data.startswith(b"\x7fELF"):
         return None
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
-
     try:
-        elf = ELFFile(io.BytesIO(data))
-        machine = elf["e_machine"]
-    except ELFError as exc:
-        return BinaryAudit(name, "unknown", note=f"unreadable ELF: {exc}")
+        elf = open_elf(data)
+        machine = str(elf["e_machine"])
+    except DECODE_ERRORS as exc:
+        return BinaryAudit(name, "unknown", problem=f"unreadable ELF: {exc}")
     if machine == "EM_X86_64":
         audit = BinaryAudit(name, "x86_64")
-        decode_x86(elf, audit, allow)
     elif machine == "EM_AARCH64":
         audit = BinaryAudit(name, "aarch64", note="aarch64 code is not decoded yet (only CUDA)")
     else:
-        audit = BinaryAudit(name, str(machine), note="this architecture is not decoded")
-    read_fatbins(elf, audit)
+        audit = BinaryAudit(name, machine, note="this architecture is not decoded")
+    try:
+        if audit.machine == "x86_64":
+            decode_x86(elf, audit, allow)
+        read_fatbins(elf, audit)
+    except DECODE_ERRORS as exc:
+        audit.problem = f"{type(exc).__name__}: {exc}"
     return audit
 
 
 def judge(wheel: str, binaries: list[BinaryAudit], doc: Any | None) -> WheelAudit:
     """Compare decoded binaries with a variant.json (None: judge them as a plain wheel)."""
     label, claims = next(iter(doc["variants"].items())) if doc is not None else (None, None)
-    findings: list[AuditFinding] = []
+    findings: list[AuditFinding] = [
+        ("error", f"cannot decode {b.name!r}: {b.problem}; its code was not checked")
+        for b in binaries
+        if b.problem
+    ]
     for namespace in KNOWN.values():
         scope = None if claims is None else claims.get(namespace.name, {})
         findings += namespace.audit(scope, binaries)

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from polywheel.audit.binary import AuditAllow, BinaryAudit
+from polywheel.audit.elf import DECODE_ERRORS
 from polywheel.namespaces.x86_64 import level_of_features
 
 __all__ = ["decode_x86"]
@@ -56,15 +57,13 @@ class _Functions:
         self.spans = [known[s] for s in self.starts]
 
     def _load_fdes(self) -> None:
-        from elftools.common.exceptions import DWARFError, ELFError
-        from elftools.construct import ConstructError
         from elftools.dwarf.callframe import FDE
 
         self._fde_loaded = True
         try:
             info = self.elf.get_dwarf_info(follow_links=False)
             entries = info.EH_CFI_entries() if info.has_EH_CFI() else []
-        except (ELFError, DWARFError, ConstructError, ValueError, KeyError):
+        except DECODE_ERRORS:
             return  # unreadable unwind info: those addresses show as `<section>`
         self._add(
             (
@@ -98,11 +97,13 @@ def decode_x86(elf: Any, audit: BinaryAudit, allow: AuditAllow) -> None:
     # of instructions above v1. Iterating the decoder is the fastest way through iced.
     by_code: dict[int, tuple[int, frozenset[str], tuple[str, ...]]] = {}
     interesting = bytearray(1 << 16)  # 0: not seen yet, 1: plain v1, 2: noteworthy
+    counts = [0] * (1 << 16)  # one table per file: a file of many tiny sections stays cheap
+    hits: list[tuple[int, int, str]] = []  # (ip, code, section) of noteworthy instructions
     for section in elf.iter_sections():
         if section["sh_type"] != "SHT_PROGBITS" or not section["sh_flags"] & 0x4:  # SHF_EXECINSTR
             continue
-        counts = [0] * (1 << 16)
-        hits: list[tuple[int, int]] = []  # (ip, code) of noteworthy instructions
+        if not section["sh_size"]:
+            continue
         for instr in Decoder(64, section.data(), ip=section["sh_addr"]):
             code = instr.code
             counts[code] += 1
@@ -113,23 +114,22 @@ def decode_x86(elf: Any, audit: BinaryAudit, allow: AuditAllow) -> None:
                 by_code[code] = (level, other, feats)
                 kind = interesting[code] = 2 if level > 1 or other else 1
             if kind == 2:
-                hits.append((instr.ip, code))
-        local = {code: n for code, n in enumerate(counts) if n}
-        audit.instructions += sum(local.values())
-        for opcode, count in local.items():
-            for feature in by_code[opcode][2]:
-                audit.features[feature] += count
-        for ip, opcode in hits:
-            level, other, feats = by_code[opcode]
-            function = functions.name(ip, section.name)
-            if allow.allows(function, section.name):
-                audit.allowed[function] += 1
-                audit.allowed_level = max(audit.allowed_level, level)
-                for feature in feats:
-                    audit.features[feature] -= 1  # reported under "allowed" instead
-                continue
-            for feature in other:
-                audit.other[feature] += 1
-            if level > 1:
-                audit.level = max(audit.level, level)
-                audit.functions.setdefault(level, Counter())[function] += 1
+                hits.append((instr.ip, code, section.name))
+    for opcode in by_code:
+        audit.instructions += counts[opcode]
+        for feature in by_code[opcode][2]:
+            audit.features[feature] += counts[opcode]
+    for ip, opcode, section_name in hits:
+        level, other, feats = by_code[opcode]
+        function = functions.name(ip, section_name)
+        if allow.allows(function, section_name):
+            audit.allowed[function] += 1
+            audit.allowed_level = max(audit.allowed_level, level)
+            for feature in feats:
+                audit.features[feature] -= 1  # reported under "allowed" instead
+            continue
+        for feature in other:
+            audit.other[feature] += 1
+        if level > 1:
+            audit.level = max(audit.level, level)
+            audit.functions.setdefault(level, Counter()).update((function,))

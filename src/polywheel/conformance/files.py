@@ -16,7 +16,7 @@ from packaging.version import InvalidVersion, Version
 
 from polywheel.conformance.problems import Problem
 from polywheel.conformance.rules import document_problems, merge_problems, release_problems
-from polywheel.errors import WheelFormatError
+from polywheel.errors import WheelFormatError, shown
 from polywheel.wheel.filename import WheelName, index_filename
 from polywheel.wheel.reader import WheelReader, inspect_wheel, read_index_file
 
@@ -31,7 +31,8 @@ class Finding:
     problem: Problem
 
     def __str__(self) -> str:
-        return f"{self.problem.severity}{self.problem.rule} {self.path}: {self.problem.message}"
+        problem = self.problem
+        return shown(f"{problem.severity}{problem.rule} {self.path}: {problem.message}")
 
     @property
     def is_error(self) -> bool:
@@ -170,6 +171,12 @@ def check_paths(paths: Iterable[Path]) -> list[Finding]:
             findings.append(Finding(str(path), Problem(29, "E", exc.message)))
             continue
         found = document_problems(doc)
+        if isinstance(doc, dict) and isinstance(doc.get("variants"), dict):
+            found += [
+                Problem(4, "W", f"label {label!r} is longer than 16 characters")
+                for label in doc["variants"]
+                if len(label) > 16
+            ]
         findings += [Finding(str(path), p) for p in found]
         if key is None or any(p.severity == "E" for p in found):
             continue

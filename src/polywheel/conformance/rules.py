@@ -28,6 +28,8 @@ SCHEMA_PEP825 = "https://variants-schema.wheelnext.dev/peps/825/v0.1.1.json"
 SCHEMA_VARIANTLIB = "https://variants-schema.wheelnext.dev/v0.2.0.json"
 KNOWN_SCHEMAS = {SCHEMA_PEP825: "pep825", SCHEMA_VARIANTLIB: "variantlib"}
 _PROVIDER_KEYS = {"requires", "plugin-api", "optional", "static-properties", "feature-order"}
+# Keys of the v0.0.3 (PEP 817 draft) format that variant-repack wheels still carry.
+_PEP817_DRAFT_KEYS = {"enable-if", "install-time"}
 
 
 def _providers_problems(providers: Any, namespaces: Sequence[str]) -> list[Problem]:
@@ -39,8 +41,27 @@ def _providers_problems(providers: Any, namespaces: Sequence[str]) -> list[Probl
             Problem(10, "E", "`providers` must name exactly the namespaces of default-priorities")
         )
     for ns, provider in providers.items():
-        if not isinstance(provider, dict) or not set(provider) <= _PROVIDER_KEYS:
-            problems.append(Problem(10, "E", f"provider {ns!r} has unknown keys"))
+        drafts = sorted(set(provider) & _PEP817_DRAFT_KEYS) if isinstance(provider, dict) else []
+        if drafts:
+            problems.append(
+                Problem(
+                    10,
+                    "E",
+                    f"provider {ns!r} has the PEP 817 draft keys {drafts}; uv 0.13 refuses "
+                    "the whole file (`unexpected subkeys`): drop them (install-time is the "
+                    "default, enable-if has no replacement)",
+                )
+            )
+        elif not isinstance(provider, dict) or not set(provider) <= _PROVIDER_KEYS:
+            unknown = sorted(set(provider) - _PROVIDER_KEYS) if isinstance(provider, dict) else []
+            problems.append(
+                Problem(
+                    10,
+                    "E",
+                    f"provider {ns!r} has unknown keys {unknown}; allowed: "
+                    f"{sorted(_PROVIDER_KEYS)}",
+                )
+            )
         elif ("requires" in provider) == ("static-properties" in provider):
             problems.append(
                 Problem(10, "E", f"provider {ns!r} needs one of requires / static-properties")
@@ -75,8 +96,16 @@ def _tree_problems(label: str, tree: Any, namespaces: Sequence[str]) -> list[Pro
             if not isinstance(values, list) or not values:
                 problems.append(Problem(14, "E", f"variant {label!r}: {name} needs values"))
                 continue
-            if not all(isinstance(v, str) and VALUE_RE.fullmatch(v) for v in values):
-                problems.append(Problem(13, "E", f"variant {label!r}: {name} has a bad value"))
+            bad = [v for v in values if not (isinstance(v, str) and VALUE_RE.fullmatch(v))]
+            if bad:
+                problems.append(
+                    Problem(
+                        13,
+                        "E",
+                        f"variant {label!r}: {name} has the bad value {bad[0]!r} "
+                        f"(values match {VALUE_RE.pattern})",
+                    )
+                )
                 continue
             if len(set(values)) != len(values):
                 problems.append(Problem(14, "E", f"variant {label!r}: {name} repeats a value"))

@@ -31,6 +31,7 @@ from polywheel.wheel.writer import SCRATCH
 __all__ = [
     "Interrupted",
     "detach_worker",
+    "die_with_parent",
     "exclusive",
     "interruptible",
     "output_lock",
@@ -156,6 +157,16 @@ def detach_worker() -> None:
         os._exit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop_group)
+    if not die_with_parent():
+        stop_group(signal.SIGTERM, None)
+
+
+def die_with_parent() -> bool:
+    """Ask the kernel to send SIGTERM to this process when its parent dies (Linux), so a
+    `kill -9` of polywheel orphans nothing it started. False: the parent is gone already.
+
+    Used in worker processes and, as `preexec_fn`, for the tools polywheel runs.
+    """
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -163,7 +174,8 @@ def detach_worker() -> None:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
         if os.getppid() == 1:  # the parent died before prctl took effect
-            stop_group(signal.SIGTERM, None)
+            return False
+    return True
 
 
 def stop_process_groups(pids: Iterable[int]) -> None:

@@ -7,11 +7,12 @@ labelled names are split here and only the stripped name is given to packaging.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from polywheel.conformance.problems import Problem
-from polywheel.errors import WheelFormatError
+from polywheel.errors import WheelFormatError, shown
 from polywheel.properties import label_problem
 
 __all__ = ["WheelName", "filename_problem", "index_filename", "parse_wheel_name"]
@@ -39,6 +40,11 @@ class WheelName:
         return dataclasses.replace(self, label=label)
 
 
+# Compressed tag sets (`py2.py3`, `manylinux_2_28_x86_64`): nothing a shell, a
+# terminal or a path could interpret.
+_TAG = re.compile(r"[A-Za-z0-9_.]+")
+
+
 def _parse(filename: str) -> WheelName | Problem:
     if not filename.endswith(".whl"):
         return Problem(1, "E", "not a wheel filename (no .whl)")
@@ -51,6 +57,9 @@ def _parse(filename: str) -> WheelName | Problem:
             return Problem(3, "E", f"variant label {problem}")
     if len(parts) not in (5, 6):
         return Problem(1, "E", "a wheel filename has 5 to 7 dash-separated parts")
+    for tag in parts[-3:]:
+        if not _TAG.fullmatch(tag):
+            return Problem(1, "E", f"tag {tag!r} is not letters, digits, '_' and '.'")
     if parts[-3][:1].isdigit():
         return Problem(2, "E", "the python tag must not start with a digit (PEP 825)")
     try:
@@ -70,7 +79,7 @@ def filename_problem(filename: str) -> Problem | None:
 def parse_wheel_name(filename: str) -> WheelName:
     parsed = _parse(filename)
     if isinstance(parsed, Problem):
-        raise WheelFormatError(f"{filename}: {parsed.message}")
+        raise WheelFormatError(f"{shown(filename)}: {parsed.message}")
     return parsed
 
 

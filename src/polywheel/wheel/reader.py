@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from polywheel.conformance.problems import Problem
-from polywheel.errors import WheelFormatError
+from polywheel.errors import WheelFormatError, shown
 from polywheel.wheel.filename import WheelName, filename_problem, parse_wheel_name
 from polywheel.wheel.variant_json import parse_document
 
@@ -42,7 +42,7 @@ class WheelLimits:
     max_ratio: int = 1_000  # uncompressed / compressed, for members over 1 MiB
     max_metadata_size: int = 16 << 20  # RECORD, METADATA, WHEEL
     max_variant_json_size: int = 1 << 20
-    max_index_size: int = 64 << 20
+    max_index_size: int = 16 << 20
 
 
 DEFAULT_LIMITS = WheelLimits()
@@ -54,6 +54,9 @@ def _member_problem(info: zipfile.ZipInfo, limits: WheelLimits) -> str | None:
     parts = name.rstrip("/").split("/")
     if not name or name.startswith("/") or "\\" in name or "\x00" in name:
         return f"member {name!r} is not a relative path with forward slashes"
+    if not name.isprintable():
+        # Such names would break RECORD's lines and reach terminals as escape sequences.
+        return f"member {name!r} has control or other non-printable characters"
     if any(part in ("", ".", "..") for part in parts) or ":" in parts[0]:
         return f"member {name!r} leaves or names the wheel's root"
     mode = info.external_attr >> 16
@@ -186,7 +189,7 @@ def open_wheel(path: Path, limits: WheelLimits = DEFAULT_LIMITS) -> WheelReader:
     """A validated reader; WheelFormatError names the first problem found."""
     reader, problems = inspect_wheel(path, limits)
     if reader is None:
-        raise WheelFormatError(f"{path.name}: {problems[0]}")
+        raise WheelFormatError(f"{shown(path.name)}: {problems[0]}")
     return reader
 
 

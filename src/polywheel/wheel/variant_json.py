@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -11,6 +12,7 @@ from polywheel.errors import WheelFormatError
 from polywheel.properties import VariantProperty, properties_to_dict
 
 __all__ = [
+    "MAX_CONTAINERS",
     "MAX_DEPTH",
     "check_variant_json",
     "dumps",
@@ -46,39 +48,57 @@ def dumps(doc: Mapping[str, Any]) -> bytes:
     return (json.dumps(doc, indent=4, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
-def _depth(text: str) -> int:
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
+# A generous bound on arrays and objects in one document (an index of a thousand
+# variants has a few thousand): each costs memory once parsed, so `[],` repeated is
+# refused before parsing, by a count made at C speed.
+MAX_CONTAINERS = 200_000
+
+
+def _depth(doc: Any) -> int:
+    """How deeply `doc` nests, walked without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        if isinstance(node, (dict, list)):
             deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
+            stack += [(c, depth + 1) for c in children if isinstance(c, (dict, list))]
     return deepest
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+def _finite(number: str) -> float:
+    value = float(number)
+    if not math.isfinite(value):
+        raise ValueError(f"{number[:40]} is out of range")
+    return value
+
+
 def parse_document(raw: bytes, where: str) -> Any:
-    """JSON from untrusted bytes: UTF-8, nesting bounded, errors as WheelFormatError."""
+    """JSON from untrusted bytes: UTF-8, strict JSON (no NaN or Infinity), containers
+    and nesting bounded, every failure a WheelFormatError."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise WheelFormatError(f"{where} is not UTF-8: {exc}") from None
-    if _depth(text) > MAX_DEPTH:
-        raise WheelFormatError(f"{where} nests deeper than {MAX_DEPTH} levels")
+    containers = raw.count(b"[") + raw.count(b"{")
+    if containers > MAX_CONTAINERS:
+        raise WheelFormatError(
+            f"{where} has {containers} arrays and objects, over the limit of {MAX_CONTAINERS}"
+        )
     try:
-        return json.loads(text)
+        doc = json.loads(text, parse_constant=_not_json, parse_float=_finite)
+    except RecursionError:
+        raise WheelFormatError(f"{where} nests deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
         raise WheelFormatError(f"{where} is not JSON: {exc}") from None
+    if _depth(doc) > MAX_DEPTH:
+        raise WheelFormatError(f"{where} nests deeper than {MAX_DEPTH} levels")
+    return doc
 
 
 def check_variant_json(doc: Any, where: str, *, expected_label: str | None = None) -> None:

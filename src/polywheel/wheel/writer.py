@@ -25,6 +25,7 @@ from polywheel.wheel.reader import open_wheel
 __all__ = [
     "SCRATCH",
     "atomic_output",
+    "confined",
     "finalize_wheel",
     "record_hash",
     "reproducible_epoch",
@@ -82,6 +83,18 @@ def record_hash(data: bytes) -> str:
     return "sha256=" + digest.decode()
 
 
+def confined(folder: Path, name: str) -> Path:
+    """`folder / name`, where `name` must be one plain file name.
+
+    Every name polywheel writes passed the filename grammar first; this is the last
+    guard that no value read from a wheel or index file can name a path outside
+    `folder`.
+    """
+    if name in ("", ".", "..") or any(c in name for c in ("/", "\\", "\x00", os.sep)):
+        raise WheelFormatError(f"refusing to write {name!r}: not a plain file name in {folder}")
+    return folder / name
+
+
 @contextlib.contextmanager
 def atomic_output(final: Path) -> Iterator[Path]:
     """A temporary path beside `final`, renamed onto it only if the block succeeds."""
@@ -128,7 +141,7 @@ def finalize_wheel(
     with open_wheel(raw_wheel) as src:
         if src.name.label is not None:
             raise WheelFormatError(f"{raw_wheel.name}: the raw build is already labelled")
-        target = out_dir / src.name.with_label(label).filename
+        target = confined(out_dir, src.name.with_label(label).filename)
         dist_info = src.dist_info
         record_name = f"{dist_info}/RECORD"
         entries: dict[str, tuple[bytes, bool]] = {}

@@ -1,0 +1,70 @@
+"""Open an ELF file from an untrusted wheel, and refuse layouts that would make the
+decoders do unbounded work or read what is not there."""
+
+from __future__ import annotations
+
+import io
+import struct
+from typing import Any
+
+__all__ = ["DECODE_ERRORS", "MAX_SECTIONS", "SHF_COMPRESSED", "ElfRefused", "open_elf"]
+
+# Linked libraries have a few dozen sections; thousands mean a crafted file whose
+# per-section cost (headers parsed, decoders started) is the attack.
+MAX_SECTIONS = 4096
+SHF_COMPRESSED = 0x800
+_SHF_EXECINSTR = 0x4
+
+
+class ElfRefused(Exception):
+    """The file is ELF, but its code cannot be decoded; the message says why."""
+
+
+def _decode_errors() -> tuple[type[BaseException], ...]:
+    from elftools.common.exceptions import DWARFError, ELFError
+    from elftools.construct import ConstructError
+
+    # What pyelftools and iced raise on bytes that lie about themselves.
+    return (
+        ElfRefused,
+        ELFError,
+        ConstructError,
+        DWARFError,
+        struct.error,
+        ValueError,
+        OverflowError,
+        IndexError,
+        KeyError,
+        EOFError,
+        UnicodeDecodeError,
+    )
+
+
+DECODE_ERRORS = _decode_errors()
+
+
+def open_elf(data: bytes) -> Any:
+    """A pyelftools `ELFFile` whose section table was checked: at most MAX_SECTIONS
+    sections, every section with file contents inside the file, no compressed code.
+
+    Raises one of DECODE_ERRORS for a file that is not a decodable ELF file.
+    """
+    from elftools.elf.elffile import ELFFile
+
+    elf = ELFFile(io.BytesIO(data))
+    count = elf.num_sections()
+    if count > MAX_SECTIONS:
+        raise ElfRefused(f"{count} sections, over the limit of {MAX_SECTIONS}")
+    for index in range(count):
+        header = elf._get_section_header(index)  # headers only: no section is built yet
+        if header["sh_type"] in ("SHT_NOBITS", "SHT_NULL"):
+            continue
+        end = header["sh_offset"] + header["sh_size"]
+        if end > len(data):
+            raise ElfRefused(
+                f"section {index} claims bytes {header['sh_offset']}..{end}, "
+                f"past the end of the file ({len(data)} bytes)"
+            )
+        if header["sh_flags"] & _SHF_EXECINSTR and header["sh_flags"] & SHF_COMPRESSED:
+            raise ElfRefused(f"section {index} holds compressed code")
+    return elf
