@@ -544,3 +544,42 @@ def test_failed_write_keeps_the_previous_wheel(
         finalize(tmp_path)
     assert wheel.read_bytes() == before
     assert [p.name for p in wheel.parent.iterdir()] == [wheel.name]
+
+
+# --- limits from POLYWHEEL_WHEEL_LIMITS -------------------------------------------------
+
+
+def test_limits_from_the_environment() -> None:
+    from polywheel.wheel.reader import DEFAULT_LIMITS, configured_limits
+
+    assert configured_limits({}) == DEFAULT_LIMITS
+    limits = configured_limits({"POLYWHEEL_WHEEL_LIMITS": "max_member_size=16G, max_ratio=2000"})
+    assert limits.max_member_size == 16 << 30
+    assert limits.max_ratio == 2000
+    assert limits.max_total_size == DEFAULT_LIMITS.max_total_size
+    assert configured_limits({"POLYWHEEL_WHEEL_LIMITS": "max_index_size=512k"}).max_index_size == (
+        512 << 10
+    )
+
+
+@pytest.mark.parametrize("value", ["max_size=1G", "max_ratio=", "max_ratio=0", "max_ratio=-1", "x"])
+def test_bad_limits_name_the_variable_and_the_keys(value: str) -> None:
+    from polywheel.errors import PolywheelError
+    from polywheel.wheel.reader import configured_limits
+
+    with pytest.raises(PolywheelError) as caught:
+        configured_limits({"POLYWHEEL_WHEEL_LIMITS": value})
+    assert caught.value.message.startswith("POLYWHEEL_WHEEL_LIMITS: ")
+    assert "max_member_size" in (caught.value.hint or "")
+
+
+def test_a_raised_limit_admits_what_the_default_refuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = good_wheel(tmp_path, [("pkg/zeros.bin", bytes(4 << 20))])
+    _reader, problems = inspect_wheel(path)
+    assert "compresses more than 1000:1" in problems[0].message
+    monkeypatch.setenv("POLYWHEEL_WHEEL_LIMITS", "max_ratio=5000")
+    reader, problems = inspect_wheel(path)
+    assert reader is not None and problems == []
+    reader.close()

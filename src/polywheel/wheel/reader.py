@@ -12,20 +12,24 @@ read at `{dist-info}/variant.json` and nowhere else.
 from __future__ import annotations
 
 import dataclasses
+import os
 import stat
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
 from polywheel.conformance.problems import Problem
-from polywheel.errors import WheelFormatError, shown
+from polywheel.errors import PolywheelError, WheelFormatError, shown
 from polywheel.wheel.filename import WheelName, filename_problem, parse_wheel_name
 from polywheel.wheel.variant_json import parse_document
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "LIMITS_VARIABLE",
     "WheelLimits",
     "WheelReader",
+    "configured_limits",
     "inspect_wheel",
     "open_wheel",
     "read_index_file",
@@ -47,6 +51,36 @@ class WheelLimits:
 
 DEFAULT_LIMITS = WheelLimits()
 _RATIO_FLOOR = 1 << 20
+LIMITS_VARIABLE = "POLYWHEEL_WHEEL_LIMITS"
+_SUFFIXES = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def configured_limits(environ: Mapping[str, str] = os.environ) -> WheelLimits:
+    """DEFAULT_LIMITS with the overrides in POLYWHEEL_WHEEL_LIMITS, a comma-separated
+    list such as `max_member_size=16G,max_ratio=2000` (sizes take K, M, G, T)."""
+    raw = environ.get(LIMITS_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_LIMITS
+    allowed = [f.name for f in dataclasses.fields(WheelLimits)]
+    values: dict[str, int] = {}
+    for item in raw.split(","):
+        key, _, text = item.strip().partition("=")
+        number = text.strip().upper()
+        suffix = number[-1:] if number[-1:] in _SUFFIXES else ""
+        digits = number[: len(number) - len(suffix)]
+        if key.strip() not in allowed or not digits.isdigit() or int(digits) == 0:
+            raise PolywheelError(
+                f"{LIMITS_VARIABLE}: {item.strip()!r} is not KEY=NUMBER with a known key",
+                key=LIMITS_VARIABLE,
+                hint=f"keys: {', '.join(allowed)}; sizes may end in K, M, G or T, "
+                "e.g. max_member_size=16G,max_ratio=2000",
+            )
+        values[key.strip()] = int(digits) * _SUFFIXES[suffix]
+    return dataclasses.replace(DEFAULT_LIMITS, **values)
+
+
+def _raise_hint(key: str) -> str:
+    return f"(a real wheel this large? set {LIMITS_VARIABLE}={key}=...)"
 
 
 def _member_problem(info: zipfile.ZipInfo, limits: WheelLimits) -> str | None:
@@ -63,7 +97,10 @@ def _member_problem(info: zipfile.ZipInfo, limits: WheelLimits) -> str | None:
     if mode and not info.is_dir() and stat.S_IFMT(mode) not in (0, stat.S_IFREG):
         return f"member {name!r} is not a regular file (a symlink or device)"
     if info.file_size > limits.max_member_size:
-        return f"member {name!r} is {info.file_size} bytes, over {limits.max_member_size}"
+        return (
+            f"member {name!r} is {info.file_size} bytes, over {limits.max_member_size} "
+            + _raise_hint("max_member_size")
+        )
     if info.file_size > _RATIO_FLOOR and info.file_size > limits.max_ratio * max(
         info.compress_size, 1
     ):
@@ -142,9 +179,12 @@ class WheelReader:
 
 
 def inspect_wheel(
-    path: Path, limits: WheelLimits = DEFAULT_LIMITS
+    path: Path, limits: WheelLimits | None = None
 ) -> tuple[WheelReader | None, list[Problem]]:
-    """A reader, or None with the problems that make the file unreadable as a wheel."""
+    """A reader, or None with the problems that make the file unreadable as a wheel.
+
+    `limits` defaults to `configured_limits()`."""
+    limits = limits or configured_limits()
     problem = filename_problem(path.name)
     if problem is not None:
         return None, [problem]
@@ -165,7 +205,14 @@ def _archive_problems(
 ) -> list[Problem]:
     infos = archive.infolist()
     if len(infos) > limits.max_members:
-        return [Problem(0, "E", f"{len(infos)} members, over the limit of {limits.max_members}")]
+        return [
+            Problem(
+                0,
+                "E",
+                f"{len(infos)} members, over the limit of {limits.max_members} "
+                + _raise_hint("max_members"),
+            )
+        ]
     seen: set[str] = set()
     total = 0
     for info in infos:
@@ -177,7 +224,14 @@ def _archive_problems(
         seen.add(info.filename.rstrip("/"))
         total += info.file_size
     if total > limits.max_total_size:
-        return [Problem(0, "E", f"{total} bytes uncompressed, over {limits.max_total_size}")]
+        return [
+            Problem(
+                0,
+                "E",
+                f"{total} bytes uncompressed, over {limits.max_total_size} "
+                + _raise_hint("max_total_size"),
+            )
+        ]
     expected = f"{name.distribution}-{name.version}.dist-info"
     dirs = sorted({n.split("/", 1)[0] for n in seen if n.split("/", 1)[0].endswith(".dist-info")})
     if dirs != [expected]:
@@ -185,7 +239,7 @@ def _archive_problems(
     return []
 
 
-def open_wheel(path: Path, limits: WheelLimits = DEFAULT_LIMITS) -> WheelReader:
+def open_wheel(path: Path, limits: WheelLimits | None = None) -> WheelReader:
     """A validated reader; WheelFormatError names the first problem found."""
     reader, problems = inspect_wheel(path, limits)
     if reader is None:
@@ -193,10 +247,14 @@ def open_wheel(path: Path, limits: WheelLimits = DEFAULT_LIMITS) -> WheelReader:
     return reader
 
 
-def read_index_file(path: Path, limits: WheelLimits = DEFAULT_LIMITS) -> Any:
+def read_index_file(path: Path, limits: WheelLimits | None = None) -> Any:
     """The parsed `{name}-{version}-variants.json` (not yet checked against the rules)."""
+    limits = limits or configured_limits()
     with path.open("rb") as f:
         raw = f.read(limits.max_index_size + 1)
     if len(raw) > limits.max_index_size:
-        raise WheelFormatError(f"{path.name} is larger than {limits.max_index_size} bytes")
+        raise WheelFormatError(
+            f"{shown(path.name)} is larger than {limits.max_index_size} bytes "
+            + _raise_hint("max_index_size")
+        )
     return parse_document(raw, path.name)
