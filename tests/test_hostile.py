@@ -450,6 +450,25 @@ CHECK = {
         1,
         r"E7 .*must be demo-1\.0\.dist-info",
     ),
+    "audit: a second variant.json deeper in the tree is not read": Attack(
+        lambda t: [
+            "audit",
+            str(
+                wheel(
+                    t.inputs,
+                    payload=[
+                        ("demo/_core.so", elf([Section(".text", V3_CODE)])),
+                        (
+                            "zzz/demo-1.0.dist-info/variant.json",
+                            json.dumps(hostile.variant_doc("x86_64_v3", level="v1")).encode(),
+                        ),
+                    ],
+                )
+            ),
+        ],
+        0,
+        r"claims: x86-64-v3;.*\n(.*\n)*  verdict: ok",
+    ),
     "check: shell syntax in a tag": Attack(
         _check_wheel(filename="demo-1.0-cp312-cp312-$(touch x).whl"), 1, r"E1 "
     ),
