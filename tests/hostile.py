@@ -51,6 +51,8 @@ class Section:
     addr: int = 0x1000
     size: int | None = None  # None: len(data)
     offset: int | None = None  # None: where the data is written
+    link: int = 0
+    entsize: int = 0
 
 
 def elf(
@@ -91,10 +93,10 @@ def elf(
                 section.addr,
                 offset if section.offset is None else section.offset,
                 length if section.size is None else section.size,
-                0,
+                section.link,
                 0,
                 1,
-                0,
+                section.entsize,
             )
         )
     headers.append(
@@ -278,3 +280,15 @@ def raw_zip(path: Path, members: Sequence[Member], raw: Sequence[RawMember]) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(bytes(body + central + end))
     return path
+
+
+def with_symbol(code: bytes, name: bytes) -> bytes:
+    """An ELF file whose one function, covering `code`, has this symbol name."""
+    symbol = struct.pack("<IBBHQQ", 1, 0x12, 0, 1, 0x1000, len(code))  # GLOBAL FUNC
+    return elf(
+        [
+            Section(".text", code),
+            Section(".strtab", b"\x00" + name + b"\x00", type=3, flags=0),
+            Section(".symtab", bytes(24) + symbol, type=2, flags=0, link=2, entsize=24),
+        ]
+    )

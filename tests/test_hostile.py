@@ -609,6 +609,11 @@ NAMES |= {
     "check: escape sequences in a member name": Attack(
         _check_wheel(extra=[("demo/\x1b[2J\x1b[31mok", b"")]), 1, r"E0 .*\\x1b\[2J"
     ),
+    "audit: escape sequences in a symbol name": Attack(
+        _audit(lambda: hostile.with_symbol(V3_CODE, b"\x1b]0;owned\x07evil")),
+        0,
+        r"in: \\x1b\]0;owned\\x07evil \(1\)",
+    ),
     "audit: a right-to-left override in a member name": Attack(
         lambda t: ["audit", str(wheel(t.inputs, extra=[("demo/\u202egpj.so", b"")]))],
         1,

@@ -16,7 +16,9 @@ MAGIC = 0xBA55ED50
 
 class FakeSection:
     def __init__(self, data: bytes, kind: str = "SHT_PROGBITS", flags: int = 0) -> None:
-        self._data, self.header = data, {"sh_type": kind, "sh_flags": flags}
+        self._data = data
+        # The section's bytes sit at offset 16 of the file.
+        self.header = {"sh_type": kind, "sh_flags": flags, "sh_offset": 16, "sh_size": len(data)}
 
     def __getitem__(self, key: str) -> Any:
         return self.header[key]
@@ -44,7 +46,7 @@ def entry(kind: int, header: int, size: int, arch: int) -> bytes:
 def read(data: bytes, **section: Any) -> BinaryAudit:
     audit = BinaryAudit("lib.so", "x86_64")
     start = time.monotonic()
-    read_fatbins(FakeElf(FakeSection(data, **section)), audit)
+    read_fatbins(FakeElf(FakeSection(data, **section)), b"\x7fELF" + bytes(12) + data, audit)
     assert time.monotonic() - start < 1.0
     return audit
 

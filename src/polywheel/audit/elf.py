@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import struct
-from typing import Any
+from typing import IO, Any, cast
 
 __all__ = ["DECODE_ERRORS", "MAX_SECTIONS", "SHF_COMPRESSED", "ElfRefused", "open_elf"]
 
@@ -43,7 +43,40 @@ def _decode_errors() -> tuple[type[BaseException], ...]:
 DECODE_ERRORS = _decode_errors()
 
 
-def open_elf(data: bytes) -> Any:
+class _ViewStream(io.RawIOBase):
+    """A read-only file over a buffer that shares it: `io.BytesIO` copies a bytearray."""
+
+    def __init__(self, data: bytes | bytearray) -> None:
+        self._view = memoryview(data)
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._view)}
+        self._position = max(0, base[whence] + offset)
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = len(self._view) if size is None or size < 0 else self._position + size
+        chunk = bytes(self._view[self._position : end])
+        self._position += len(chunk)
+        return chunk
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def open_elf(data: bytes | bytearray) -> Any:
     """A pyelftools `ELFFile` whose section table was checked: at most MAX_SECTIONS
     sections, every section with file contents inside the file, no compressed code.
 
@@ -51,7 +84,7 @@ def open_elf(data: bytes) -> Any:
     """
     from elftools.elf.elffile import ELFFile
 
-    elf = ELFFile(io.BytesIO(data))
+    elf = ELFFile(cast("IO[bytes]", _ViewStream(data)))
     count = elf.num_sections()
     if count > MAX_SECTIONS:
         raise ElfRefused(f"{count} sections, over the limit of {MAX_SECTIONS}")

@@ -17,7 +17,7 @@ _HEADER = 16  # magic, version, header size, payload size
 _ENTRY_HEADER = 32  # kind, flags, header size, payload size, ..., version, arch
 
 
-def read_fatbins(elf: Any, audit: BinaryAudit) -> None:
+def read_fatbins(elf: Any, file: bytes | bytearray, audit: BinaryAudit) -> None:
     """Every loop advances by at least a header or stops, so hostile sizes (zero,
     huge, pointing past the data) cost no more than one pass over the section."""
     section = elf.get_section_by_name(".nv_fatbin")
@@ -26,7 +26,9 @@ def read_fatbins(elf: Any, audit: BinaryAudit) -> None:
     if section["sh_type"] != "SHT_PROGBITS" or section["sh_flags"] & _SHF_COMPRESSED:
         audit.problem = "cannot decode .nv_fatbin: not a plain data section"
         return
-    data = section.data()
+    # A view of the file's bytes (open_elf checked they are inside it): a fat binary
+    # may be most of a CUDA library, and is not copied.
+    data = memoryview(file)[section["sh_offset"] : section["sh_offset"] + section["sh_size"]]
     offset = 0
     while offset + _HEADER <= len(data):
         magic, _version, header, size = struct.unpack_from("<IHHQ", data, offset)

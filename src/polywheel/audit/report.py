@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from polywheel.audit.wheel import WheelAudit
+from polywheel.errors import shown
 from polywheel.namespaces.x86_64 import LEVEL_FEATURES
 
 __all__ = ["render", "summary"]
@@ -20,7 +21,7 @@ def render(audit: WheelAudit) -> str:
         sm = ", ".join(sorted(audit.claimed_sm)) or "no GPU architectures"
         lines.append(f"  claims: {claim}; {sm}")
     for binary in audit.binaries:
-        lines.append(f"  {binary.name} [{binary.machine}]")
+        lines.append(f"  {shown(binary.name)} [{binary.machine}]")
         if binary.note:
             lines.append(f"    note: {binary.note}")
         if binary.machine == "x86_64":
@@ -34,7 +35,9 @@ def render(audit: WheelAudit) -> str:
                     lines.append(f"    v{level}: {counts}")
                     top = binary.functions.get(level, Counter()).most_common(3)
                     if top:
-                        lines.append("      in: " + ", ".join(f"{f} ({n})" for f, n in top))
+                        lines.append(
+                            "      in: " + ", ".join(f"{shown(f, 200)} ({n})" for f, n in top)
+                        )
             if binary.other:
                 lines.append(
                     "    outside the levels: "
@@ -43,7 +46,7 @@ def render(audit: WheelAudit) -> str:
             if binary.allowed:
                 lines.append(
                     f"    allowed (runtime dispatch, up to v{binary.allowed_level}): "
-                    + ", ".join(f"{f} ({n})" for f, n in binary.allowed.most_common(5))
+                    + ", ".join(f"{shown(f, 200)} ({n})" for f, n in binary.allowed.most_common(5))
                 )
         if binary.sass or binary.ptx:
             sass = ", ".join(f"sm_{a}" for a in sorted(binary.sass)) or "none"
@@ -52,7 +55,7 @@ def render(audit: WheelAudit) -> str:
             )
             lines.append(f"    CUDA SASS: {sass}; PTX: {ptx}")
     for severity, message in audit.findings:
-        lines.append(f"  {severity}: {message}")
+        lines.append(f"  {severity}: {shown(message)}")
     lines.append(f"  verdict: {audit.verdict}")
     return "\n".join(lines)
 

@@ -68,7 +68,9 @@ class WheelAudit:
         }
 
 
-def audit_binary(name: str, data: bytes, allow: AuditAllow = NO_ALLOW) -> BinaryAudit | None:
+def audit_binary(
+    name: str, data: bytes | bytearray, allow: AuditAllow = NO_ALLOW
+) -> BinaryAudit | None:
     """None for a file that is not ELF. A file that lies about its layout is answered
     with a `problem`, never an exception, after bounded work."""
     if not data.startswith(b"\x7fELF"):
@@ -86,8 +88,8 @@ def audit_binary(name: str, data: bytes, allow: AuditAllow = NO_ALLOW) -> Binary
         audit = BinaryAudit(name, machine, note="this architecture is not decoded")
     try:
         if audit.machine == "x86_64":
-            decode_x86(elf, audit, allow)
-        read_fatbins(elf, audit)
+            decode_x86(elf, data, audit, allow)
+        read_fatbins(elf, data, audit)
     except DECODE_ERRORS as exc:
         audit.problem = f"{type(exc).__name__}: {exc}"
     return audit
@@ -117,7 +119,7 @@ def audit_wheel(path: Path, allow: AuditAllow = NO_ALLOW) -> WheelAudit:
             with reader.open_member(info.filename) as f:
                 if f.read(4) != b"\x7fELF":
                     continue
-            data = reader.read(info.filename)
+            data = reader.read_buffer(info.filename)
             result = audit_binary(info.filename, data, allow.for_binary(info.filename))
             if result is not None:
                 binaries.append(result)

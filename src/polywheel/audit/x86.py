@@ -2,134 +2,125 @@
 
 iced-x86 knows the CPUID features of every instruction; the x86_64 namespace module
 says which level each feature belongs to.
+
+Speed: the features of an instruction depend only on its opcode (iced's `code`), so
+all ~5,000 codes are classified once, up front. Each function (the span from one
+function start to the next) is then decoded on its own and its codes counted by
+`Counter(map(...))`, which runs in C: Python does no work per instruction, only per
+function. Functions are also what the report names, so no address lookup is needed.
+Only one function's bytes are copied at a time, so memory stays near the size of the
+library.
 """
 
 from __future__ import annotations
 
-import bisect
+import functools
+import itertools
 from collections import Counter
 from collections.abc import Iterable
+from operator import attrgetter
 from typing import Any
 
 from polywheel.audit.binary import AuditAllow, BinaryAudit
-from polywheel.audit.elf import DECODE_ERRORS
+from polywheel.audit.functions import function_table
 from polywheel.namespaces.x86_64 import level_of_features
 
-__all__ = ["decode_x86"]
+__all__ = ["classification", "decode_x86"]
+
+try:  # What Counter() itself counts with: a C loop in CPython.
+    from _collections import _count_elements as count_into  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - other interpreters
+
+    def count_into(mapping: dict[int, int], items: Iterable[int]) -> None:
+        for item in items:
+            mapping[item] = mapping.get(item, 0) + 1
 
 
-class _Functions:
-    """Address → function name, from the symbol table, else from unwind info.
-
-    Release builds are stripped of local symbols; `.eh_frame` still bounds every
-    function, which then shows as `fn@0xADDR`.
-    """
-
-    def __init__(self, elf: Any) -> None:
-        self.elf = elf
-        self.starts: list[int] = []
-        self.spans: list[tuple[int, str]] = []
-        self._fde_loaded = False
-        self._add(self._symbols())
-
-    def _symbols(self) -> list[tuple[int, int, str]]:
-        from elftools.elf.sections import SymbolTableSection
-
-        for name in (".symtab", ".dynsym"):
-            table = self.elf.get_section_by_name(name)
-            if isinstance(table, SymbolTableSection):
-                spans = [
-                    (sym["st_value"], max(sym["st_size"], 1), sym.name)
-                    for sym in table.iter_symbols()
-                    if sym["st_info"]["type"] == "STT_FUNC" and sym["st_value"]
-                ]
-                if name == ".symtab" and spans:
-                    return spans
-                if name == ".dynsym":
-                    return spans
-        return []
-
-    def _add(self, spans: Iterable[tuple[int, int, str]]) -> None:
-        known = dict(zip(self.starts, self.spans, strict=True))
-        for start, size, name in spans:
-            known.setdefault(start, (start + size, name))
-        self.starts = sorted(known)
-        self.spans = [known[s] for s in self.starts]
-
-    def _load_fdes(self) -> None:
-        from elftools.dwarf.callframe import FDE
-
-        self._fde_loaded = True
-        try:
-            info = self.elf.get_dwarf_info(follow_links=False)
-            entries = info.EH_CFI_entries() if info.has_EH_CFI() else []
-        except DECODE_ERRORS:
-            return  # unreadable unwind info: those addresses show as `<section>`
-        self._add(
-            (
-                e.header["initial_location"],
-                e.header["address_range"],
-                f"fn@{e.header['initial_location']:#x}",
-            )
-            for e in entries
-            if isinstance(e, FDE)
-        )
-
-    def name(self, ip: int, section: str) -> str:
-        i = bisect.bisect_right(self.starts, ip) - 1
-        if i >= 0 and ip < self.spans[i][0]:
-            return self.spans[i][1]
-        if not self._fde_loaded:
-            self._load_fdes()
-            return self.name(ip, section)
-        return f"<{section}>"
+_SHF_EXECINSTR = 0x4
+# What every opcode needs: (level, features outside the levels, all feature names).
+Needs = tuple[int, frozenset[str], tuple[str, ...]]
 
 
-def decode_x86(elf: Any, audit: BinaryAudit, allow: AuditAllow) -> None:
-    from iced_x86 import CpuidFeature, Decoder
+@functools.cache
+def classification() -> tuple[dict[int, Needs], frozenset[int]]:
+    """Every iced code's needs, and the codes worth reporting (above v1 or outside the
+    levels)."""
+    from iced_x86 import Code, CpuidFeature, Instruction
 
     names = {
         v: k for k, v in vars(CpuidFeature).items() if not k.startswith("_") and isinstance(v, int)
     }
-    functions = _Functions(elf)
-    # The features of an instruction depend only on its opcode (`code`), so they are
-    # classified once per code; the hot loop only counts codes and notes the addresses
-    # of instructions above v1. Iterating the decoder is the fastest way through iced.
-    by_code: dict[int, tuple[int, frozenset[str], tuple[str, ...]]] = {}
-    interesting = bytearray(1 << 16)  # 0: not seen yet, 1: plain v1, 2: noteworthy
-    counts = [0] * (1 << 16)  # one table per file: a file of many tiny sections stays cheap
-    hits: list[tuple[int, int, str]] = []  # (ip, code, section) of noteworthy instructions
+    needs: dict[int, Needs] = {}
+    for key, code in vars(Code).items():
+        if key.startswith("_") or not isinstance(code, int):
+            continue
+        instruction = Instruction.create(code)  # type: ignore[arg-type]  # the stubs want the enum
+        feats = tuple(names.get(f, str(f)) for f in instruction.cpuid_features())
+        level, other = level_of_features(feats)
+        needs[code] = (level, other, feats)
+    noteworthy = frozenset(c for c, (level, other, _f) in needs.items() if level > 1 or other)
+    return needs, noteworthy
+
+
+def _code_sections(elf: Any) -> list[tuple[str, int, int, int]]:
+    """(name, address, file offset, size) of every executable section with bytes."""
+    found = []
     for section in elf.iter_sections():
-        if section["sh_type"] != "SHT_PROGBITS" or not section["sh_flags"] & 0x4:  # SHF_EXECINSTR
-            continue
-        if not section["sh_size"]:
-            continue
-        for instr in Decoder(64, section.data(), ip=section["sh_addr"]):
-            code = instr.code
-            counts[code] += 1
-            kind = interesting[code]
-            if kind == 0:
-                feats = tuple(names.get(f, str(f)) for f in instr.cpuid_features())
-                level, other = level_of_features(feats)
-                by_code[code] = (level, other, feats)
-                kind = interesting[code] = 2 if level > 1 or other else 1
-            if kind == 2:
-                hits.append((instr.ip, code, section.name))
-    for opcode in by_code:
-        audit.instructions += counts[opcode]
-        for feature in by_code[opcode][2]:
-            audit.features[feature] += counts[opcode]
-    for ip, opcode, section_name in hits:
-        level, other, feats = by_code[opcode]
-        function = functions.name(ip, section_name)
-        if allow.allows(function, section_name):
-            audit.allowed[function] += 1
-            audit.allowed_level = max(audit.allowed_level, level)
-            for feature in feats:
-                audit.features[feature] -= 1  # reported under "allowed" instead
-            continue
-        for feature in other:
-            audit.other[feature] += 1
-        if level > 1:
-            audit.level = max(audit.level, level)
-            audit.functions.setdefault(level, Counter()).update((function,))
+        if (
+            section["sh_type"] == "SHT_PROGBITS"
+            and section["sh_flags"] & _SHF_EXECINSTR
+            and section["sh_size"]
+        ):
+            found.append(
+                (section.name, section["sh_addr"], section["sh_offset"], section["sh_size"])
+            )
+    return found
+
+
+def decode_x86(elf: Any, data: bytes | bytearray, audit: BinaryAudit, allow: AuditAllow) -> None:
+    """Count `data`'s instructions per opcode, and the noteworthy ones per function."""
+    from iced_x86 import Decoder
+
+    needs, noteworthy = classification()
+    functions = function_table(elf, data)
+    code_of = attrgetter("code")
+    total: dict[int, int] = {}
+    # (function, section) -> noteworthy code -> count
+    found: dict[tuple[str, str], Counter[int]] = {}
+    for name, address, offset, size in _code_sections(elf):
+        end = address + size
+        cuts = [address, *(s for s in functions.starts_within(address, end) if s > address), end]
+        for begin, stop in itertools.pairwise(cuts):
+            start = offset + begin - address
+            counts: dict[int, int] = {}
+            # C loops only: decode, take each code, count it.
+            count_into(
+                counts, map(code_of, Decoder(64, data[start : start + stop - begin], ip=begin))
+            )
+            for code, count in counts.items():
+                total[code] = total.get(code, 0) + count
+            if noteworthy.isdisjoint(counts):
+                continue
+            function = functions.name_at(begin) or f"<{name}>"
+            bucket = found.setdefault((function, name), Counter())
+            for code in noteworthy.intersection(counts):
+                bucket[code] += counts[code]
+    audit.instructions += sum(total.values())
+    for code, count in total.items():
+        for feature in needs[code][2]:
+            audit.features[feature] += count
+    for (function, section), codes in found.items():
+        allowed = allow.allows(function, section)
+        for code, count in codes.items():
+            level, other, feats = needs[code]
+            if allowed:
+                audit.allowed[function] += count
+                audit.allowed_level = max(audit.allowed_level, level)
+                for feature in feats:
+                    audit.features[feature] -= count  # reported under "allowed" instead
+                continue
+            for feature in other:
+                audit.other[feature] += count
+            if level > 1:
+                audit.level = max(audit.level, level)
+                audit.functions.setdefault(level, Counter())[function] += count

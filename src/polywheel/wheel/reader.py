@@ -151,6 +151,30 @@ class WheelReader:
             raise WheelFormatError(f"{self.path.name}: {arcname} is larger than it claims")
         return data
 
+    def read_buffer(self, arcname: str) -> bytearray:
+        """A member's bytes in one buffer of exactly its size, filled 1 MiB at a time:
+        a library of several hundred MB costs its size once, not twice (reading it
+        whole would concatenate the inflated chunks)."""
+        info = self._by_name[arcname]
+        if info.file_size > self.limits.max_member_size:
+            raise WheelFormatError(
+                f"{self.path.name}: {arcname} is {info.file_size} bytes, over the limit of "
+                f"{self.limits.max_member_size}"
+            )
+        buffer = bytearray(info.file_size)
+        view = memoryview(buffer)
+        filled = 0
+        with self._zip.open(info) as f:
+            while filled < len(buffer):
+                chunk = f.read(min(1 << 20, len(buffer) - filled))
+                if not chunk:
+                    raise WheelFormatError(f"{self.path.name}: {arcname} is shorter than it claims")
+                view[filled : filled + len(chunk)] = chunk
+                filled += len(chunk)
+            if f.read(1):
+                raise WheelFormatError(f"{self.path.name}: {arcname} is larger than it claims")
+        return buffer
+
     def dist_info_file(self, name: str) -> bytes | None:
         """`{dist-info}/{name}`, or None; metadata files are bounded in size."""
         arcname = f"{self.dist_info}/{name}"
