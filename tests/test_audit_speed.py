@@ -100,3 +100,28 @@ def test_same_verdict_on_crafted_files(binary: bytes) -> None:
     fast, reference = _both(binary)
     _assert_same_verdict(fast, reference)
     assert fast.instructions == reference.instructions
+
+
+def test_decoding_in_several_processes_gives_the_same_counts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from polywheel.audit import x86
+
+    library = max(LIBRARIES, key=lambda p: p.stat().st_size, default=None)
+    if library is None:
+        pytest.skip("no x86-64 system libraries found")
+    monkeypatch.setattr(x86, "_PARALLEL_MIN_BYTES", 0)  # split even a small library
+    data = library.read_bytes()
+    one, three = BinaryAudit("lib.so", "x86_64"), BinaryAudit("lib.so", "x86_64")
+    decode_x86(open_elf(data), data, one, NO_ALLOW, jobs=1)
+    decode_x86(open_elf(data), data, three, NO_ALLOW, jobs=3)
+    assert one.instructions > 1000
+    assert (one.instructions, one.level, dict(one.features), dict(one.other)) == (
+        three.instructions,
+        three.level,
+        dict(three.features),
+        dict(three.other),
+    )
+    assert {k: dict(v) for k, v in one.functions.items()} == {
+        k: dict(v) for k, v in three.functions.items()
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -77,7 +78,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     empty = [str(p) for p in paths if p.is_dir() and not any(p.glob("*.whl"))]
     if empty:
         raise PolywheelError(f"no wheels to audit in {', '.join(empty)}")
-    results = audit_paths(paths, allow)
+    results = audit_paths(paths, allow, max(1, args.jobs))
     if args.json:
         print(json.dumps([r.to_json() for r in results], indent=2))
     else:
@@ -346,6 +347,13 @@ def _parser() -> argparse.ArgumentParser:
         help="ELF sections of runtime-dispatched code (repeatable)",
     )
     audit.add_argument("--json", action="store_true", help="machine-readable output")
+    audit.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes that decode one large library (default: the number of CPUs)",
+    )
     audit.set_defaults(func=_cmd_audit)
 
     return parser

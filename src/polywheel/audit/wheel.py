@@ -69,7 +69,7 @@ class WheelAudit:
 
 
 def audit_binary(
-    name: str, data: bytes | bytearray, allow: AuditAllow = NO_ALLOW
+    name: str, data: bytes | bytearray, allow: AuditAllow = NO_ALLOW, jobs: int = 1
 ) -> BinaryAudit | None:
     """None for a file that is not ELF. A file that lies about its layout is answered
     with a `problem`, never an exception, after bounded work."""
@@ -88,7 +88,7 @@ def audit_binary(
         audit = BinaryAudit(name, machine, note="this architecture is not decoded")
     try:
         if audit.machine == "x86_64":
-            decode_x86(elf, data, audit, allow)
+            decode_x86(elf, data, audit, allow, jobs)
         read_fatbins(elf, data, audit)
     except DECODE_ERRORS as exc:
         audit.problem = f"{type(exc).__name__}: {exc}"
@@ -109,7 +109,9 @@ def judge(wheel: str, binaries: list[BinaryAudit], doc: Any | None) -> WheelAudi
     return WheelAudit(wheel, label, claims, binaries, findings)
 
 
-def audit_wheel(path: Path, allow: AuditAllow = NO_ALLOW) -> WheelAudit:
+def audit_wheel(path: Path, allow: AuditAllow = NO_ALLOW, jobs: int = 1) -> WheelAudit:
+    """`jobs` > 1 decodes each large library in that many processes (`polywheel audit`
+    does; builds do not, their other cores are compiling)."""
     binaries: list[BinaryAudit] = []
     with open_wheel(path) as reader:
         doc = reader.variant_json()
@@ -120,7 +122,7 @@ def audit_wheel(path: Path, allow: AuditAllow = NO_ALLOW) -> WheelAudit:
                 if f.read(4) != b"\x7fELF":
                     continue
             data = reader.read_buffer(info.filename)
-            result = audit_binary(info.filename, data, allow.for_binary(info.filename))
+            result = audit_binary(info.filename, data, allow.for_binary(info.filename), jobs)
             if result is not None:
                 binaries.append(result)
     if doc is not None:
@@ -130,8 +132,8 @@ def audit_wheel(path: Path, allow: AuditAllow = NO_ALLOW) -> WheelAudit:
     return judge(path.name, binaries, doc)
 
 
-def audit_paths(paths: Sequence[Path], allow: AuditAllow) -> list[WheelAudit]:
+def audit_paths(paths: Sequence[Path], allow: AuditAllow, jobs: int = 1) -> list[WheelAudit]:
     wheels: list[Path] = []
     for path in paths:
         wheels += sorted(path.glob("*.whl")) if path.is_dir() else [path]
-    return [audit_wheel(w, allow) for w in wheels]
+    return [audit_wheel(w, allow, jobs) for w in wheels]

@@ -23,6 +23,7 @@ from typing import Any
 
 from polywheel.audit.binary import AuditAllow, BinaryAudit
 from polywheel.audit.functions import function_table
+from polywheel.audit.parallel import map_forked
 from polywheel.namespaces.x86_64 import level_of_features
 
 __all__ = ["classification", "decode_x86"]
@@ -77,34 +78,75 @@ def _code_sections(elf: Any) -> list[tuple[str, int, int, int]]:
     return found
 
 
-def decode_x86(elf: Any, data: bytes | bytearray, audit: BinaryAudit, allow: AuditAllow) -> None:
-    """Count `data`'s instructions per opcode, and the noteworthy ones per function."""
-    from iced_x86 import Decoder
+# Below this much code a second process costs more than it saves.
+_PARALLEL_MIN_BYTES = 4 << 20
 
-    needs, noteworthy = classification()
+Region = tuple[str, int, int, int]  # section, first address, end address, file offset
+Counts = tuple[dict[int, int], dict[tuple[str, str], dict[int, int]]]
+
+
+def _regions(elf: Any, data: bytes | bytearray) -> tuple[list[Region], Any]:
+    """One region per function (one function start to the next), in file order."""
     functions = function_table(elf, data)
-    code_of = attrgetter("code")
-    total: dict[int, int] = {}
-    # (function, section) -> noteworthy code -> count
-    found: dict[tuple[str, str], Counter[int]] = {}
+    regions: list[Region] = []
     for name, address, offset, size in _code_sections(elf):
         end = address + size
         cuts = [address, *(s for s in functions.starts_within(address, end) if s > address), end]
-        for begin, stop in itertools.pairwise(cuts):
-            start = offset + begin - address
-            counts: dict[int, int] = {}
-            # C loops only: decode, take each code, count it.
-            count_into(
-                counts, map(code_of, Decoder(64, data[start : start + stop - begin], ip=begin))
-            )
-            for code, count in counts.items():
-                total[code] = total.get(code, 0) + count
-            if noteworthy.isdisjoint(counts):
-                continue
-            function = functions.name_at(begin) or f"<{name}>"
-            bucket = found.setdefault((function, name), Counter())
-            for code in noteworthy.intersection(counts):
-                bucket[code] += counts[code]
+        regions += [(name, b, e, offset + b - address) for b, e in itertools.pairwise(cuts)]
+    return regions, functions
+
+
+def _count(data: bytes | bytearray, regions: list[Region], functions: Any) -> Counts:
+    """All opcodes counted, and the noteworthy ones per (function, section)."""
+    from iced_x86 import Decoder
+
+    _needs, noteworthy = classification()
+    code_of = attrgetter("code")
+    total: dict[int, int] = {}
+    found: dict[tuple[str, str], dict[int, int]] = {}
+    for name, begin, stop, start in regions:
+        counts: dict[int, int] = {}
+        # C loops only: decode, take each code, count it.
+        count_into(counts, map(code_of, Decoder(64, data[start : start + stop - begin], ip=begin)))
+        for code, count in counts.items():
+            total[code] = total.get(code, 0) + count
+        if noteworthy.isdisjoint(counts):
+            continue
+        function = functions.name_at(begin) or f"<{name}>"
+        bucket = found.setdefault((function, name), {})
+        for code in noteworthy.intersection(counts):
+            bucket[code] = bucket.get(code, 0) + counts[code]
+    return total, found
+
+
+def _split(regions: list[Region], parts: int) -> list[list[Region]]:
+    """`parts` runs of consecutive regions with about as many bytes each."""
+    size = sum(stop - begin for _n, begin, stop, _o in regions)
+    groups: list[list[Region]] = [[]]
+    done = 0
+    for region in regions:
+        if done >= size * len(groups) / parts and len(groups) < parts:
+            groups.append([])
+        groups[-1].append(region)
+        done += region[2] - region[1]
+    return [g for g in groups if g]
+
+
+def decode_x86(
+    elf: Any, data: bytes | bytearray, audit: BinaryAudit, allow: AuditAllow, jobs: int = 1
+) -> None:
+    """Count `data`'s instructions per opcode, and the noteworthy ones per function;
+    with `jobs` > 1, a large file is decoded in that many processes."""
+    needs, _noteworthy = classification()
+    regions, functions = _regions(elf, data)
+    code_bytes = sum(stop - begin for _n, begin, stop, _o in regions)
+    parts = _split(regions, jobs if code_bytes >= _PARALLEL_MIN_BYTES else 1)
+    total: Counter[int] = Counter()
+    found: dict[tuple[str, str], Counter[int]] = {}
+    for part_total, part_found in map_forked(lambda p: _count(data, p, functions), parts):
+        total.update(part_total)
+        for key, codes in part_found.items():
+            found.setdefault(key, Counter()).update(codes)
     audit.instructions += sum(total.values())
     for code, count in total.items():
         for feature in needs[code][2]:
