@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from polywheel import __version__
@@ -23,13 +24,66 @@ def _feature_variable(namespace: str, feature: str) -> str:
     return "POLYWHEEL_" + re.sub(r"[^A-Z0-9]", "_", f"{namespace}_{feature}".upper())
 
 
+def _launcher_lines(launcher: Sequence[str]) -> list[str]:
+    """Compile through the shared cache unless the project chose its own launcher.
+
+    A normal variable, not a cache entry: turning the cache off leaves nothing behind in
+    CMakeCache.txt, and a launcher the project sets after project() still wins. One set
+    before (a -D define, CMAKE_ARGS, the CMAKE_<LANG>_COMPILER_LAUNCHER environment
+    variable, CMakeLists.txt) is kept, and the log says so.
+    """
+    return [
+        f"set(_polywheel_launcher {_cmake_list(tuple(launcher))})",
+        "set(_polywheel_launched)",
+        "foreach(_polywheel_lang IN ITEMS C CXX CUDA)",
+        "  if(DEFINED CMAKE_${_polywheel_lang}_COMPILER_LAUNCHER)",
+        "    message(STATUS \"polywheel: keeping the project's "
+        "CMAKE_${_polywheel_lang}_COMPILER_LAUNCHER "
+        "(${CMAKE_${_polywheel_lang}_COMPILER_LAUNCHER}): no shared compiler cache for "
+        '${_polywheel_lang}")',
+        "  else()",
+        '    set(CMAKE_${_polywheel_lang}_COMPILER_LAUNCHER "${_polywheel_launcher}")',
+        "    list(APPEND _polywheel_launched ${_polywheel_lang})",
+        "  endif()",
+        "endforeach()",
+        "get_property(_polywheel_enabled GLOBAL PROPERTY ENABLED_LANGUAGES)",
+        "set(_polywheel_shown)",
+        "foreach(_polywheel_lang IN LISTS _polywheel_launched)",
+        "  if(_polywheel_lang IN_LIST _polywheel_enabled)",
+        "    list(APPEND _polywheel_shown ${_polywheel_lang})",
+        "  endif()",
+        "endforeach()",
+        "if(_polywheel_shown)",
+        '  list(JOIN _polywheel_shown ", " _polywheel_shown)',
+        '  message(STATUS "polywheel: compiling ${_polywheel_shown} through the shared '
+        'compiler cache (${_polywheel_launcher})")',
+        "endif()",
+        "function(_polywheel_check_launchers)",
+        "  foreach(lang IN LISTS _polywheel_launched)",
+        '    if(NOT "${CMAKE_${lang}_COMPILER_LAUNCHER}" STREQUAL "${_polywheel_launcher}")',
+        '      message(STATUS "polywheel: the project set its own '
+        "CMAKE_${lang}_COMPILER_LAUNCHER (${CMAKE_${lang}_COMPILER_LAUNCHER}), which "
+        'replaces the shared compiler cache for ${lang}")',
+        "    endif()",
+        "  endforeach()",
+        "endfunction()",
+        "cmake_language(DEFER CALL _polywheel_check_launchers)",
+    ]
+
+
 def render_variant_include(
-    spec: VariantSpec, *, apply_flags: str, module_dir: Path, chained: str | None
+    spec: VariantSpec,
+    *,
+    apply_flags: str,
+    module_dir: Path,
+    chained: str | None,
+    launcher: Sequence[str] | None = None,
 ) -> str:
     """CMake code run at the end of the first project() call of a variant build.
 
     `chained` is a CMAKE_PROJECT_INCLUDE the maintainer set themselves: it is
-    included afterwards instead of being silently replaced.
+    included afterwards instead of being silently replaced. `launcher` is the compiler
+    cache's command (cmake/compiler_cache.py), or None for none.
     """
 
     def cache(name: str, value: str, kind: str = "STRING") -> str:
@@ -76,6 +130,8 @@ def render_variant_include(
         "endif()",
     ]
     lines.append("_polywheel_map_prefixes()")
+    if launcher:
+        lines += _launcher_lines(launcher)
     if apply_flags == "global" and spec.flags:
         lines.append("_polywheel_apply_global_flags()")
     lines.append("cmake_language(DEFER CALL _polywheel_write_build_info)")

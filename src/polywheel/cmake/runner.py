@@ -13,10 +13,11 @@ import os
 import re
 import shlex
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from polywheel.cachedir import user_cache_dir
+from polywheel.cmake import compiler_cache
 from polywheel.cmake.freshness import ConfigureState
 from polywheel.cmake.include import render_variant_include
 from polywheel.cmake.report import BuildReport, RawBuild
@@ -24,7 +25,7 @@ from polywheel.errors import BuildError
 from polywheel.matrix.spec import VariantSpec
 from polywheel.project import Project, cmake_module_dir
 
-__all__ = ["ConfigSettings", "build_raw_wheel", "variant_build_dir"]
+__all__ = ["ConfigSettings", "build_raw_wheel", "jobserver_unsupported", "variant_build_dir"]
 
 # scikit-build-core's experimental variant keys: it would label the wheel itself
 # (with a broken variantlib pin); polywheel owns labelling.
@@ -117,12 +118,18 @@ def _variant_inputs(
     env: dict[str, str | None] = dict(spec.env)
     cmake_args, chained = _split_project_include(os.environ.get("CMAKE_ARGS", ""))
     chained = _user_project_include(project, settings) or chained
+    environ = {**os.environ, **spec.env}
+    launcher = compiler_cache.launcher(project.settings.compiler_cache, environ, label=spec.label)
     include = render_variant_include(
         spec,
         apply_flags=project.settings.apply_flags,
         module_dir=cmake_module_dir(),
         chained=chained,
+        launcher=launcher.command if launcher else None,
     )
+    stats = compiler_cache.stats_log(info_path.parent)
+    stats.unlink(missing_ok=True)
+    env["CCACHE_STATSLOG"] = str(stats) if launcher else None
     cs["cmake.define.CMAKE_PROJECT_INCLUDE"] = str(_write_include(include))
     # What each source was compiled with, checked against the variant after the build.
     cs.setdefault("cmake.define.CMAKE_EXPORT_COMPILE_COMMANDS", "ON")
@@ -154,12 +161,16 @@ def build_raw_wheel(
     config_settings: ConfigSettings,
     editable: bool = False,
     jobs: int | None = None,
+    makeflags: str | None = None,
     fresh: bool = False,
 ) -> RawBuild:
     """Build one wheel with scikit-build-core into `staging` (cwd must not matter).
 
     `fresh` starts the CMake cache anew (`--rebuild`); it is also started anew whenever
     a variable CMake reads only at the first configure has changed since the last one.
+    `makeflags` names the matrix's jobserver: ninja then takes its jobs from it, and no
+    -j may reach ninja (an explicit -j turns its jobserver client off); without it,
+    `jobs` is this build's own share.
     """
     from scikit_build_core import build as skbuild
 
@@ -174,7 +185,11 @@ def build_raw_wheel(
     cs.setdefault("wheel.reproducible", "true")
     for name in _SKBUILD_ENV_DROPPED:
         env[name] = None
-    if jobs and "CMAKE_BUILD_PARALLEL_LEVEL" not in os.environ:
+    if makeflags:
+        env["MAKEFLAGS"] = makeflags
+        env["MFLAGS"] = None
+        env["CMAKE_BUILD_PARALLEL_LEVEL"] = None
+    elif jobs and "CMAKE_BUILD_PARALLEL_LEVEL" not in os.environ:
         env["CMAKE_BUILD_PARALLEL_LEVEL"] = str(jobs)
     label = spec.label if spec else None
     hook = skbuild.build_editable if editable else skbuild.build_wheel
@@ -201,3 +216,64 @@ def build_raw_wheel(
             f"scikit-build-core reported {name!r} but wrote no such wheel", label=label
         )
     return RawBuild(wheel, BuildReport.read(info_path))
+
+
+def _listed(value: object, sep: str) -> list[str]:
+    if isinstance(value, str):
+        return [v for v in value.split(sep) if v]
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
+
+
+def _skbuild_setting(project: Project, settings: ConfigSettings, key: str) -> object:
+    """A [tool.scikit-build] setting, `-C` first: the dotted `key` such as ninja.version."""
+    if key in settings:
+        return settings[key]
+    table: object = project.pyproject.get("tool", {}).get("scikit-build", {})
+    for part in key.split("."):
+        table = table.get(part) if isinstance(table, Mapping) else None
+    return table
+
+
+def jobserver_unsupported(
+    project: Project, specs: Sequence[VariantSpec | None], settings: ConfigSettings
+) -> str | None:
+    """Why the builds of `specs` cannot take their jobs from a jobserver, or None when
+    they can: the ninja scikit-build-core will pick is 1.13 or later (the first release
+    that is a jobserver client), every build uses the Ninja generator, and no -j
+    reaches ninja."""
+    if "CMAKE_BUILD_PARALLEL_LEVEL" in os.environ:
+        return "CMAKE_BUILD_PARALLEL_LEVEL is set, so each variant runs that many jobs"
+    tool_args = _listed(_skbuild_setting(project, settings, "build.tool-args"), ";")
+    if any(a.startswith(("-j", "--parallel")) for a in tool_args):
+        return "build.tool-args passes -j to ninja, which turns its jobserver client off"
+    try:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+        from packaging.version import Version
+        from scikit_build_core.builder.generator import resolve_generator
+        from scikit_build_core.program_search import best_program, get_ninja_programs
+    except ImportError:  # pragma: no cover - a scikit-build-core without these helpers
+        return "this scikit-build-core does not tell which generator it will use"
+    table = _skbuild_setting(project, settings, "cmake.define")
+    defines = {str(k): v for k, v in table.items()} if isinstance(table, Mapping) else {}
+    defines.update(
+        {k.split(".", 2)[2]: v for k, v in settings.items() if k.startswith("cmake.define.")}
+    )
+    common = _listed(_skbuild_setting(project, settings, "cmake.args"), ";")
+    for spec in specs:
+        env = {**os.environ, **(spec.env if spec else {})}
+        args = [*shlex.split(env.get("CMAKE_ARGS", "")), *common]
+        args += spec.cmake_args if spec else ()
+        generator = resolve_generator(args, {**defines, **(spec.cmake_define if spec else {})}, env)
+        if generator and "Ninja" not in generator:
+            return f"the CMake generator is {generator!r}, not Ninja"
+    wanted = _skbuild_setting(project, settings, "ninja.version")
+    try:
+        allowed = SpecifierSet(wanted if isinstance(wanted, str) else ">=1.5")
+    except InvalidSpecifier:
+        allowed = SpecifierSet(">=1.5")
+    ninja = best_program(get_ninja_programs(), version=allowed)
+    if ninja is None:
+        return "no ninja was found"
+    if ninja.version is None or ninja.version < Version("1.13"):
+        return f"ninja {ninja.version or '(unknown version)'} ({ninja.path}) is older than 1.13"
+    return None

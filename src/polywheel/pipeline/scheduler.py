@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import queue
 import re
 import threading
 import time
@@ -23,6 +24,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 import polywheel
+from polywheel.cmake.compiler_cache import CacheStats
+from polywheel.cmake.runner import jobserver_unsupported
 from polywheel.errors import BuildError, PolywheelError
 from polywheel.index import (
     labels_in_folder,
@@ -38,6 +41,7 @@ from polywheel.pipeline.faults import (
     remove_leftovers,
     stop_process_groups,
 )
+from polywheel.pipeline.jobserver import Slots, jobserver, remove_stale
 from polywheel.pipeline.reuse import BuildCache
 from polywheel.pipeline.variant import BuiltVariant, VariantJob, build_variant
 from polywheel.pipeline.worker import build_in_worker, warm_up
@@ -79,15 +83,17 @@ class MatrixResult:
         return self.index_error is None and all(v.error is None for v in self.variants)
 
 
-def plan_jobs(variant_count: int, jobs: int) -> tuple[int, int]:
+def plan_jobs(variant_count: int, jobs: int, *, shared: bool = False) -> tuple[int, int]:
     """(variants built at once, compile jobs each) within a budget of `jobs` cores.
 
-    Configure steps are serial, so running variants side by side with fewer compile
-    jobs each keeps the cores busier than one variant at a time with all of them.
+    Configure steps are serial, so running variants side by side keeps the cores busier
+    than one variant at a time with all of them. With a jobserver (`shared`) every
+    build may use the whole budget, which caps their compiles together; without one,
+    each gets a fixed share.
     """
     jobs = max(1, jobs)
     concurrent = max(1, min(variant_count, jobs))
-    return concurrent, max(1, jobs // concurrent)
+    return concurrent, jobs if shared else max(1, jobs // concurrent)
 
 
 class _Progress:
@@ -191,24 +197,31 @@ def build_matrix(
     config = dict(config_settings or {})
     log_dir = project.root / "build" / "polywheel-logs"
     out_dir.mkdir(parents=True, exist_ok=True)
-    concurrent, per_build = plan_jobs(len(specs), jobs)
+    unsupported = jobserver_unsupported(project, specs, config)
+    concurrent, per_build = plan_jobs(len(specs), jobs, shared=unsupported is None)
     if matrix.variants:
         what = f"{len(specs)} variant(s) of {project.name}"
     else:
         what = f"the plain wheel of {project.name} (no variants declared)"
-    emit(
-        f"*** polywheel {polywheel.__version__}: {what}, "
-        f"{concurrent} at a time with {per_build} compile job(s) each"
-    )
+    if unsupported is None:
+        how = f"sharing {per_build} compile job(s) through a jobserver"
+    else:
+        how = f"with {per_build} compile job(s) each"
+    emit(f"*** polywheel {polywheel.__version__}: {what}, {concurrent} at a time {how}")
+    if unsupported is not None and len(specs) > 1:
+        emit(f"*** no jobserver: {unsupported}; each variant gets a fixed share of the jobs")
     names = [spec.label if spec else "plain" for spec in specs]
     progress = _Progress(names, emit)
     cache = BuildCache(project, out_dir, config)
     results = {name: VariantResult(name, log_dir / f"{name}.log") for name in names}
 
     locks = [project.root / "build" / "polywheel-state" / "lock", output_lock(out_dir)]
-    with interruptible(), exclusive(locks, emit):
-        for leftover in remove_leftovers(out_dir):
+    with interruptible(), exclusive(locks, emit), contextlib.ExitStack() as stack:
+        for leftover in [*remove_leftovers(out_dir), *remove_stale()]:
             emit(f"*** removed {leftover.name}, left behind by a polywheel run that was killed")
+        slots = None
+        if unsupported is None:
+            slots = Slots(stack.enter_context(jobserver(jobs)))
         with staging_dir(out_dir) as staging:
             job_of = {
                 name: VariantJob(
@@ -219,13 +232,29 @@ def build_matrix(
                     labelled=spec is not None,
                     plain=plain and (spec is None or spec == matrix.plain),
                     jobs=per_build,
+                    makeflags=slots.server.makeflags if slots else None,
                     fresh=rebuild,
                 )
                 for name, spec in zip(names, specs, strict=True)
             }
-            _run(project, job_of, results, cache, rebuild, concurrent, progress, emit)
+            _run(project, job_of, results, cache, rebuild, (concurrent, slots), progress, emit)
         ordered = [results[name] for name in names]
+        _report_cache(ordered, slots, emit)
         return MatrixResult(ordered, *_index(project, out_dir, ordered))
+
+
+def _report_cache(
+    ordered: Sequence[VariantResult], slots: Slots | None, emit: Callable[[str], None]
+) -> None:
+    counted = [r.built.cache_stats for r in ordered if r.built and r.built.cache_stats]
+    if counted:
+        total = sum(counted, CacheStats())
+        emit(f"*** compiler cache (ccache): {total.describe()}")
+    if slots is not None and slots.restored:
+        emit(
+            f"*** jobserver: put back {slots.restored} job token(s) that a killed build "
+            "had taken along"
+        )
 
 
 def _run(
@@ -234,11 +263,13 @@ def _run(
     results: Mapping[str, VariantResult],
     cache: BuildCache,
     rebuild: bool,
-    concurrent: int,
+    lanes: tuple[int, Slots | None],
     progress: _Progress,
     emit: Callable[[str], None],
 ) -> None:
-    """Run every job, `concurrent` at a time; on a signal, stop the workers first."""
+    """Run every job in `concurrent` lanes, each lane one build at a time on its own
+    jobserver slot (when there is a jobserver); on a signal, stop the workers first."""
+    concurrent, slots = lanes
     names = list(job_of)
     keys = {name: cache.key(job_of[name].spec, job_of[name].config_settings) for name in names}
     reusable = {} if rebuild else {name: cache.lookup(name, keys[name]) for name in names}
@@ -256,7 +287,8 @@ def _run(
                 result.built = build_variant(project, job, reuse=raw)
             else:
                 assert pool is not None
-                result.built = _in_worker(pool, project, job, result.log, progress)
+                with slots.building_one() if slots else contextlib.nullcontext():
+                    result.built = _in_worker(pool, project, job, result.log, progress)
                 cache.store(name, keys[name], result.built.raw)
         except PolywheelError as exc:
             result.error = exc
@@ -281,9 +313,28 @@ def _run(
         # thread that started them, and the build threads end before the pool does.
         for started in [pool.submit(os.getpid) for _ in range(concurrent)]:
             started.result()
+    pending: queue.SimpleQueue[str] = queue.SimpleQueue()
+    for name in names:
+        pending.put(name)
+
+    def lane() -> None:
+        # A lane keeps its slot from one build to the next: given back to the FIFO in
+        # between, a running ninja would take it first.
+        token = slots.acquire(stopping) if slots else False
+        try:
+            while not stopping.is_set():
+                try:
+                    name = pending.get_nowait()
+                except queue.Empty:
+                    return
+                one(name)
+        finally:
+            if slots:
+                slots.release(token)
+
     threads = ThreadPoolExecutor(max_workers=concurrent)
     try:
-        for future in [threads.submit(one, name) for name in names]:
+        for future in [threads.submit(lane) for _ in range(concurrent)]:
             future.result()
     except BaseException:
         # A signal (or a bug): stop the workers and all they started, so that the

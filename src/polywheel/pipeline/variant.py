@@ -17,6 +17,7 @@ from pathlib import Path
 from polywheel.audit.binary import AuditAllow
 from polywheel.audit.wheel import WheelAudit, audit_wheel, judge
 from polywheel.cmake.compile_commands import CompileUnit, read_compile_commands
+from polywheel.cmake.compiler_cache import CacheStats, read_stats, stats_log
 from polywheel.cmake.file_api import artifacts_by_target
 from polywheel.cmake.report import RawBuild, compile_unit_findings, verify_build_report
 from polywheel.cmake.runner import build_raw_wheel
@@ -49,6 +50,8 @@ class VariantJob:
     # variant), so the audit holds it to the variant's claims, not to the baseline.
     plain_is_variant: bool = False
     jobs: int | None = None
+    # The matrix's jobserver (pipeline/jobserver.py): when set, `jobs` is not used.
+    makeflags: str | None = None
     fresh: bool = False
 
     @property
@@ -68,6 +71,9 @@ class BuiltVariant:
     plain_audit: WheelAudit | None = None
     # Findings that do not stop the build (a source compiled below the variant's level).
     warnings: tuple[str, ...] = ()
+    # What the compiler cache counted for this build; None when it was reused or
+    # compiled nothing through the cache.
+    cache_stats: CacheStats | None = None
 
     @property
     def written(self) -> tuple[Path, ...]:
@@ -257,13 +263,17 @@ def build_variant(
 ) -> BuiltVariant:
     """Build one variant (or reuse an unchanged raw build), verify, write and audit it."""
     _check_filename_fits(project, job)
-    raw = reuse or build_raw_wheel(
+    if reuse is not None:
+        return _write(project, job, reuse)
+    raw = build_raw_wheel(
         project,
         job.spec,
         job.staging,
         config_settings=job.config_settings,
         editable=job.editable,
         jobs=job.jobs,
+        makeflags=job.makeflags,
         fresh=job.fresh,
     )
-    return _write(project, job, raw)
+    built = _write(project, job, raw)
+    return dataclasses.replace(built, cache_stats=read_stats(stats_log(job.staging)))

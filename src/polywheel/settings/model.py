@@ -26,6 +26,7 @@ __all__ = [
 Format = Literal["variantlib", "pep825"]
 ApplyFlags = Literal["global", "targets"]
 AuditMode = Literal["error", "warning", "off"]
+CompilerCache = Literal["auto", "ccache", "off"]
 DEFAULT_BUILD_DIR = "build/{wheel_tag}/{label}"
 
 
@@ -93,6 +94,7 @@ class Settings:
     plain_wheel: str = "auto"
     build_dir: str = DEFAULT_BUILD_DIR
     apply_flags: ApplyFlags = "global"
+    compiler_cache: CompilerCache = "auto"
     variants: tuple[DeclaredVariant, ...] = ()
     axes: tuple[tuple[str, tuple[AxisEntry, ...]], ...] = ()
     exclude: tuple[Mapping[str, str], ...] = ()

@@ -153,6 +153,7 @@ def read_settings(pyproject: Mapping[str, Any]) -> Settings:
         plain_wheel=table["plain-wheel"],
         build_dir=build_dir,
         apply_flags=table["apply-flags"],
+        compiler_cache=table["compiler-cache"],
         variants=variants,
         axes=axes,
         exclude=table["exclude"],

@@ -222,6 +222,21 @@ TOOL_VARIANTS = Table(
             default_doc='`"global"`',
         ),
         Field(
+            "compiler-cache",
+            Choice(
+                ("auto", "ccache", "off"),
+                explain={
+                    "auto": "ccache when it is installed or on PATH",
+                    "ccache": "ccache, and an error without it",
+                    "off": "no compiler cache",
+                },
+            ),
+            "Compile through ccache with one cache shared by every variant, so code that "
+            "gets no variant flags is compiled once for the whole matrix.",
+            default="auto",
+            default_doc='`"auto"`',
+        ),
+        Field(
             "variant",
             ArrayOf(
                 VARIANT_ENTRY, message="must be an array of tables ([[tool.variants.variant]])"
