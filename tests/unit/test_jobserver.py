@@ -65,6 +65,23 @@ def test_lanes_get_the_implicit_slot_then_tokens(tmp_path: Path) -> None:
         assert server.drain() == 1
 
 
+def test_a_lane_that_is_done_leaves_its_slot_to_the_running_builds(tmp_path: Path) -> None:
+    stopping = threading.Event()
+    with jobserver(2, tmp_path) as server:
+        slots = Slots(server)
+        implicit, token = slots.acquire(stopping), slots.acquire(stopping)
+        assert (implicit, token) == (False, True)
+        slots.release(implicit)  # the implicit lane ran out of variants first
+        assert server.drain() == 1  # the other build's ninja may now run two jobs
+        os.write(server.fd, b"+")
+        slots.release(token)
+        assert server.drain() == 2  # nothing runs: the whole budget is in the FIFO
+        os.write(server.fd, b"++")
+        with slots.building_one():
+            pass
+        assert server.drain() == 2 and slots.restored == 0
+
+
 def test_tokens_a_dead_client_took_along_come_back_when_no_build_runs(tmp_path: Path) -> None:
     with jobserver(4, tmp_path) as server:
         slots = Slots(server)

@@ -10,7 +10,8 @@ variants are done.
 
 polywheel is the server, and every variant build running at once is one of its jobs:
 the first runs on polywheel's own implicit slot, each further one holds a token for as
-long as it runs (`Slots`). The FIFO starts with N-1 tokens.
+long as it runs (`Slots`). The FIFO starts with N-1 tokens; once no variant is left to
+start, the slot of each build that ends goes into the FIFO for the builds still running.
 
 A client that dies holding tokens (a ninja killed outright) takes them along: nothing
 tells which of the running builds held them. Tokens lost that way lower parallelism,
@@ -114,15 +115,17 @@ class Slots:
 
     A lane runs variant builds one after another on one slot: the first lane on
     polywheel's implicit slot, each further one on a token taken from the FIFO before
-    its first build and given back after its last. Handing the slot from one build to
-    the next within the lane, instead of through the FIFO, keeps a running ninja from
-    winning every race for the token a waiting build needs.
+    its first build. Handing the slot from one build to the next within the lane,
+    instead of through the FIFO, keeps a running ninja from winning every race for the
+    token a waiting build needs. A lane with nothing left to build puts its slot into
+    the FIFO, for the ninjas of the builds still running.
     """
 
     def __init__(self, server: Jobserver) -> None:
         self.server = server
         self.lock = threading.Lock()
         self.implicit_free = True
+        self.tokens = server.jobs - 1  # in the FIFO, or held by lanes or clients
         self.held = 0  # tokens the lanes hold
         self.building = 0
         self.restored = 0  # tokens put back that dead clients had taken along
@@ -143,12 +146,14 @@ class Slots:
                 return True
 
     def release(self, token: bool) -> None:
+        """A lane is done: its slot goes to the builds still running. The implicit slot
+        becomes one more token in the FIFO (later lanes take tokens too)."""
         with self.lock:
             if token:
                 self.held -= 1
-                self.server.put(1)
             else:
-                self.implicit_free = True
+                self.tokens += 1
+            self.server.put(1)
 
     @contextlib.contextmanager
     def building_one(self) -> Iterator[None]:
@@ -167,7 +172,7 @@ class Slots:
         """No build runs, so no client holds a token: every token the lanes do not hold
         belongs in the FIFO. Put back exactly that many (those a killed client took
         along come back; any a client wrongly added go)."""
-        expected = self.server.jobs - 1 - self.held
+        expected = self.tokens - self.held
         found = self.server.drain()
         self.server.put(expected)
         self.restored += max(0, expected - found)
