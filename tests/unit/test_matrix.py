@@ -345,7 +345,7 @@ def test_matching_architectures_and_properties_are_accepted() -> None:
             "nvidia properties need `nvidia :: sm_arch`",
         ),
         ({"cuda-architectures": ["native"]}, ".cuda-architectures", "not an explicit"),
-        ({"cuda-architectures": ["90a"]}, ".cuda-architectures", "not an explicit"),
+        ({"cuda-architectures": ["90b"]}, ".cuda-architectures", "not an explicit"),
         ({"properties": ["nvidia :: sm_arch :: 90"]}, ".properties", "sm_arch values"),
     ],
 )

@@ -301,7 +301,7 @@ def test_properties_from_cmake_architectures(archs: list[str], values: set[str])
         (["native"], "'native' is not an explicit CUDA architecture"),
         (["all"], "'all' is not an explicit CUDA architecture"),
         (["all-major"], "is not an explicit CUDA architecture"),
-        (["90a"], "'90a' is not an explicit CUDA architecture"),
+        (["90b"], "'90b' is not an explicit CUDA architecture"),
         (["90-real", "9"], "'9' is not an explicit"),
         (["90-ptx"], "'90-ptx' is not an explicit"),
         ([], "must name at least one CUDA architecture"),

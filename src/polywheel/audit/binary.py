@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 __all__ = ["NO_ALLOW", "AuditAllow", "BinaryAudit"]
@@ -51,10 +52,36 @@ class BinaryAudit:
     allowed_level: int = 1
     sass: set[int] = dataclasses.field(default_factory=set)
     ptx: dict[int, str] = dataclasses.field(default_factory=dict)
+    # Every fat-binary entry by target name ('sm_90a', 'sm_100f', 'compute_90'): the
+    # numbers above cannot say which code is arch- or family-specific.
+    cuda_targets: set[str] = dataclasses.field(default_factory=set)
     note: str | None = None
     # Why (part of) the file could not be decoded: its code was not checked, which the
     # audit reports as an error rather than vouching for it.
     problem: str | None = None
+
+    def _targets(self, prefix: str, numbers: Iterable[int]) -> list[str]:
+        """The target names of one kind in architecture order ('sm_90', 'sm_90a'); a
+        number without a named target is a plain one."""
+        named: set[tuple[int, str]] = set()
+        for name in self.cuda_targets:
+            rest = name.removeprefix(prefix + "_")
+            suffix = rest[-1:] if rest[-1:] in ("a", "f") else ""
+            if rest != name and rest[: len(rest) - len(suffix)].isdigit():
+                named.add((int(rest[: len(rest) - len(suffix)]), suffix))
+        wanted = set(numbers)
+        plain = {(n, "") for n in wanted if all(m != n for m, _ in named)}
+        return [f"{prefix}_{n}{s}" for n, s in sorted(named | plain) if n in wanted]
+
+    def sass_names(self) -> list[str]:
+        return self._targets("sm", self.sass)
+
+    def ptx_names(self) -> dict[str, str]:
+        """PTX target name → PTX ISA version."""
+        return {
+            name: self.ptx[int(name[8:].rstrip("af"))]
+            for name in self._targets("compute", self.ptx)
+        }
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -72,8 +99,8 @@ class BinaryAudit:
                 "functions": dict(self.allowed.most_common()),
             },
             "cuda": {
-                "sass": [f"sm_{a}" for a in sorted(self.sass)],
-                "ptx": {f"compute_{a}": v for a, v in sorted(self.ptx.items())},
+                "sass": self.sass_names(),
+                "ptx": self.ptx_names(),
             },
             "note": self.note,
             "problem": self.problem,

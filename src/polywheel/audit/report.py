@@ -49,10 +49,8 @@ def render(audit: WheelAudit) -> str:
                     + ", ".join(f"{shown(f, 200)} ({n})" for f, n in binary.allowed.most_common(5))
                 )
         if binary.sass or binary.ptx:
-            sass = ", ".join(f"sm_{a}" for a in sorted(binary.sass)) or "none"
-            ptx = (
-                ", ".join(f"compute_{a} (PTX {v})" for a, v in sorted(binary.ptx.items())) or "none"
-            )
+            sass = ", ".join(binary.sass_names()) or "none"
+            ptx = ", ".join(f"{a} (PTX {v})" for a, v in binary.ptx_names().items()) or "none"
             lines.append(f"    CUDA SASS: {sass}; PTX: {ptx}")
     for severity, message in audit.findings:
         lines.append(f"  {severity}: {shown(message)}")
@@ -60,10 +58,14 @@ def render(audit: WheelAudit) -> str:
     return "\n".join(lines)
 
 
+def _by_number(name: str) -> tuple[int, str]:
+    return int(name[3:].rstrip("af")), name
+
+
 def summary(audit: WheelAudit | None) -> str:
     """One cell of a summary: the verdict and what the code needs, e.g. `ok (v3)`."""
     if audit is None:
         return "off"
-    gpu = sorted({f"sm_{a}" for b in audit.binaries for a in b.sass})
+    gpu = sorted({a for b in audit.binaries for a in b.sass_names()}, key=_by_number)
     detail = f"v{audit.needed_level}" + (" " + ",".join(gpu) if gpu else "")
     return f"{audit.verdict} ({detail})"

@@ -170,7 +170,7 @@ def _spec(
                 key=f"{key}.properties",
             )
     if sm_props:
-        archs = cmake_architectures(sm_props)
+        archs = cmake_architectures(sm_props, opts.cuda_architectures)
     has_nvidia = any(p.namespace == "nvidia" for p in props)
     cuda = opts.cuda if opts.cuda is not None else bool(sm_props)
     if not cuda and sm_props:

@@ -1,0 +1,3 @@
+from cuda_arch._core import backend
+
+__all__ = ["backend"]
