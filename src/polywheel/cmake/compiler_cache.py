@@ -34,12 +34,14 @@ from pathlib import Path
 
 from polywheel.cachedir import user_cache_dir
 from polywheel.errors import BuildError
+from polywheel.project import Project
 
 __all__ = [
     "MIN_VERSION",
     "CacheStats",
     "Launcher",
     "find_ccache",
+    "in_use",
     "launcher",
     "read_stats",
     "stats_log",
@@ -132,6 +134,18 @@ def launcher(
         # The user's CCACHE_DIR wins: a CI job may cache that folder between runs.
         arguments.append(f"cache_dir={user_cache_dir('ccache')}")
     return Launcher(program, _shown(version), tuple(arguments))
+
+
+def in_use(project: Project, environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the project's variant builds will compile through the cache (as far as
+    polywheel decides it: a launcher of the project's own is only seen by CMake)."""
+    disabled = environ.get("CCACHE_DISABLE")
+    if disabled is not None and disabled.lower() not in ("0", "false", "disable", "no"):
+        return False  # ccache then just runs the compiler
+    try:
+        return launcher(project.settings.compiler_cache, environ, label=None) is not None
+    except BuildError:
+        return False  # each variant build reports it
 
 
 @dataclasses.dataclass(frozen=True)

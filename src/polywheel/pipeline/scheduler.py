@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import queue
 import re
 import threading
 import time
@@ -24,6 +23,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 import polywheel
+from polywheel.cmake import compiler_cache
 from polywheel.cmake.compiler_cache import CacheStats
 from polywheel.cmake.runner import jobserver_unsupported
 from polywheel.errors import BuildError, PolywheelError
@@ -42,6 +42,7 @@ from polywheel.pipeline.faults import (
     stop_process_groups,
 )
 from polywheel.pipeline.jobserver import Slots, jobserver, remove_stale
+from polywheel.pipeline.lanes import Lanes, primer
 from polywheel.pipeline.reuse import BuildCache
 from polywheel.pipeline.variant import BuiltVariant, VariantJob, build_variant
 from polywheel.pipeline.worker import build_in_worker, warm_up
@@ -267,8 +268,9 @@ def _run(
     progress: _Progress,
     emit: Callable[[str], None],
 ) -> None:
-    """Run every job in `concurrent` lanes, each lane one build at a time on its own
-    jobserver slot (when there is a jobserver); on a signal, stop the workers first."""
+    """Run every job in `concurrent` lanes (pipeline/lanes.py), each one build at a time
+    on its own jobserver slot when there is a jobserver; on a signal, stop the workers
+    first."""
     concurrent, slots = lanes
     names = list(job_of)
     keys = {name: cache.key(job_of[name].spec, job_of[name].config_settings) for name in names}
@@ -313,28 +315,22 @@ def _run(
         # thread that started them, and the build threads end before the pool does.
         for started in [pool.submit(os.getpid) for _ in range(concurrent)]:
             started.result()
-    pending: queue.SimpleQueue[str] = queue.SimpleQueue()
-    for name in names:
-        pending.put(name)
-
-    def lane() -> None:
-        # A lane keeps its slot from one build to the next: given back to the FIFO in
-        # between, a running ninja would take it first.
-        token = slots.acquire(stopping) if slots else False
-        try:
-            while not stopping.is_set():
-                try:
-                    name = pending.get_nowait()
-                except queue.Empty:
-                    return
-                one(name)
-        finally:
-            if slots:
-                slots.release(token)
-
+    # Without a jobserver the first build alone would get only its share of -j.
+    prime = (
+        primer(
+            [(name, job_of[name].spec) for name in names if reusable.get(name) is None],
+            apply_flags=project.settings.apply_flags,
+            cached=compiler_cache.in_use(project),
+        )
+        if slots
+        else None
+    )
+    if prime:
+        emit(f"*** {prime} goes first: it fills the compiler cache the other variants read")
+    order = Lanes(names, slots, prime)
     threads = ThreadPoolExecutor(max_workers=concurrent)
     try:
-        for future in [threads.submit(lane) for _ in range(concurrent)]:
+        for future in [threads.submit(order.run, i, one, stopping) for i in range(concurrent)]:
             future.result()
     except BaseException:
         # A signal (or a bug): stop the workers and all they started, so that the

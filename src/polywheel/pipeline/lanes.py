@@ -1,0 +1,70 @@
+"""The order of `polywheel build`'s variant builds: lanes, and the build that goes first.
+
+Each lane builds variants one after another on one jobserver slot, kept from one build
+to the next: given back to the FIFO in between, a running ninja would take it first.
+With the compiler cache on, one build goes first and alone ("primes" the cache, with
+the whole job budget): builds started together compile their variant-independent
+sources at the same moment and all miss, while builds started after it find them.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Sequence
+
+from polywheel.matrix.spec import VariantSpec
+from polywheel.pipeline.jobserver import Slots
+
+__all__ = ["Lanes", "primer"]
+
+
+def primer(
+    to_build: Sequence[tuple[str, VariantSpec | None]], *, apply_flags: str, cached: bool
+) -> str | None:
+    """The build to run first and alone, or None: only when builds through the compiler
+    cache can share sources, that is in `apply-flags = "targets"` mode (everything but
+    the flagged targets) or between variants with the same C/C++ flags (GPU variants
+    of one CPU level: their host code)."""
+    specs = [spec for _, spec in to_build if spec is not None]
+    if not cached or len(specs) < 2 or len(specs) != len(to_build):
+        return None
+    if apply_flags == "targets" or len({spec.flags for spec in specs}) < len(specs):
+        return to_build[0][0]
+    return None
+
+
+class Lanes:
+    def __init__(self, names: Sequence[str], slots: Slots | None, prime: str | None) -> None:
+        self.slots = slots
+        self.prime = prime
+        self.pending: queue.SimpleQueue[str] = queue.SimpleQueue()
+        for name in sorted(names, key=lambda n: n != prime):  # the primer first
+            self.pending.put(name)
+        self.primed = threading.Event()
+        if prime is None:
+            self.primed.set()
+
+    def run(self, index: int, build: Callable[[str], None], stopping: threading.Event) -> None:
+        """Lane `index`: build what is pending until nothing is; lane 0 takes the primer,
+        the others start once it is done (without taking a slot from it meanwhile)."""
+        if index > 0:
+            while not self.primed.wait(0.1):
+                if stopping.is_set():
+                    return
+        token = self.slots.acquire(stopping) if self.slots else False
+        try:
+            while not stopping.is_set():
+                try:
+                    name = self.pending.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    build(name)
+                finally:
+                    if name == self.prime:
+                        self.primed.set()
+        finally:
+            self.primed.set()
+            if self.slots:
+                self.slots.release(token)

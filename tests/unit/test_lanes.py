@@ -1,0 +1,68 @@
+"""Which variant build goes first, and lanes that wait for it (pipeline/lanes.py)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from polywheel.matrix.expand import expand_matrix
+from polywheel.matrix.spec import VariantSpec
+from polywheel.pipeline.lanes import Lanes, primer
+from polywheel.settings import read_settings
+
+
+def specs(*variants: dict[str, object]) -> list[tuple[str, VariantSpec | None]]:
+    matrix = expand_matrix(read_settings({"tool": {"variants": {"variant": list(variants)}}}))
+    return [(spec.label, spec) for spec in matrix.variants]
+
+
+V1 = {"label": "v1", "properties": ["x86_64 :: level :: v1"]}
+V3 = {"label": "v3", "properties": ["x86_64 :: level :: v3"]}
+SM80 = {"label": "sm80", "properties": ["x86_64 :: level :: v3"], "cuda-architectures": ["80"]}
+
+
+def test_targets_mode_with_the_cache_primes_with_the_first_build() -> None:
+    assert primer(specs(V1, V3), apply_flags="targets", cached=True) == "v1"
+
+
+def test_no_primer_without_the_cache_or_with_one_build() -> None:
+    assert primer(specs(V1, V3), apply_flags="targets", cached=False) is None
+    assert primer(specs(V3), apply_flags="targets", cached=True) is None
+    assert primer([("plain", None)], apply_flags="global", cached=True) is None
+
+
+def test_global_flags_prime_only_where_two_builds_compile_c_alike() -> None:
+    assert primer(specs(V1, V3), apply_flags="global", cached=True) is None
+    # A GPU variant of the same CPU level: its host code is compiled like v3's.
+    assert primer(specs(V3, SM80), apply_flags="global", cached=True) == "v3"
+
+
+def test_the_other_lanes_start_once_the_primer_is_built() -> None:
+    order = Lanes(["a", "b", "c"], None, "b")
+    started: list[tuple[str, int]] = []
+    lock = threading.Lock()
+
+    def build(name: str, lane: int) -> None:
+        with lock:
+            started.append((name, lane))
+        time.sleep(0.05)
+
+    stopping = threading.Event()
+    threads = [
+        threading.Thread(target=order.run, args=(i, lambda n, i=i: build(n, i), stopping))
+        for i in range(2)
+    ]
+    for thread in reversed(threads):
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert started[0] == ("b", 0)
+    assert sorted(name for name, _ in started[1:]) == ["a", "c"]
+
+
+def test_a_waiting_lane_stops_with_the_build() -> None:
+    order = Lanes(["a", "b"], None, "a")
+    stopping = threading.Event()
+    stopping.set()
+    order.run(1, lambda name: None, stopping)  # returns without building
+    assert order.pending.qsize() == 2
