@@ -6,11 +6,13 @@ is absent."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import needs, polywheel
+from test_installers import UV, installed_variant, uv_install
 from wheel_utils import variant_json
 
 from polywheel.namespaces.cuda_arch import probe_cuda_toolkit
@@ -23,27 +25,46 @@ def _toolkit_has(*numbers: int) -> bool:
     return toolkit is not None and set(numbers) <= toolkit.real and toolkit.release >= (12, 9)
 
 
-def test_arch_and_family_variants_build_and_audit(copy_project: Callable[[str], Path]) -> None:
+@pytest.fixture(scope="module")
+def arch_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not _toolkit_has(90, 100):
         pytest.skip("the toolkit has no sm_90a or sm_100f")
-    project = copy_project("cuda_arch")
+    project = tmp_path_factory.mktemp("arch") / "cuda_arch"
+    shutil.copytree(Path(__file__).parent / "packages" / "cuda_arch", project)
     polywheel("build", "-o", "dist", cwd=project)
-    (sm90a,) = (project / "dist").glob("*-sm90a.whl")
-    (sm100f,) = (project / "dist").glob("*-sm100f.whl")
+    return project / "dist"
+
+
+def test_arch_and_family_variants_build_and_audit(arch_dist: Path) -> None:
+    (sm90a,) = arch_dist.glob("*-sm90a.whl")
+    (sm100f,) = arch_dist.glob("*-sm100f.whl")
     for wheel, expected in ((sm90a, ["90_real"]), (sm100f, ["100_real", "100_virtual"])):
         doc = variant_json(wheel)
         assert doc is not None
         (claims,) = doc["variants"].values()
         assert claims["nvidia"]["sm_arch"] == expected
-    proc = polywheel("audit", "--json", str(sm90a), str(sm100f), cwd=project)
+    proc = polywheel("audit", "--json", str(sm90a), str(sm100f), cwd=arch_dist)
     audits = {a["label"]: a for a in json.loads(proc.stdout)}
     assert {label: a["verdict"] for label, a in audits.items()} == {"sm90a": "ok", "sm100f": "ok"}
     (binary,) = audits["sm90a"]["binaries"]
     assert binary["cuda"] == {"sass": ["sm_90a"], "ptx": {}}
     (binary,) = audits["sm100f"]["binaries"]
     assert binary["cuda"]["sass"] == ["sm_100f"] and list(binary["cuda"]["ptx"]) == ["compute_100f"]
-    text = polywheel("audit", str(sm90a), cwd=project).stdout
+    text = polywheel("audit", str(sm90a), cwd=arch_dist).stdout
     assert "CUDA SASS: sm_90a; PTX: none" in text
+
+
+@pytest.mark.skipif(UV is None, reason="uv not installed (pip install -e .[test])")
+def test_uv_picks_each_wheel_where_its_code_runs(arch_dist: Path, tmp_path: Path) -> None:
+    # uv's own nvidia provider, told the device: 10.3 (B300) takes the family build.
+    for device, expected in (("9.0", "sm90a"), ("10.0", "sm100f"), ("10.3", "sm100f")):
+        target = tmp_path / device
+        env = {
+            "NV_VARIANT_PROVIDER_FORCE_CUDA_DRIVER_VERSION": "13.0",
+            "NV_VARIANT_PROVIDER_FORCE_SM_ARCH": device,
+        }
+        uv_install(arch_dist, "cuda-arch", target, env=env)
+        assert installed_variant(target, "cuda_arch") == expected, device
 
 
 def test_arch_specific_code_under_a_family_label_is_caught(
