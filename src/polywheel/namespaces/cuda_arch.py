@@ -42,8 +42,8 @@ __all__ = [
 ]
 
 # The compute capabilities of devices that exist (CUDA 13.0's table; 10.1 became 11.0).
-# A device missing here is never reported as left without code, so the list errs on
-# the side of devices that exist.
+# Only these, and the numbers a wheel claims, are checked for code: a future 10.5 is
+# added here when it ships.
 DEVICES = (50, 52, 53, 60, 61, 62, 70, 72, 75, 80, 86, 87, 88, 89, 90, 100, 103, 110, 120, 121)
 # Arch-specific targets exist from 9.0 on, family-specific ones from 10.0 on, and
 # toolkits know `f` targets from CUDA 12.9 on.
