@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from audit_reference import decode_x86_reference
 from hostile import V1_CODE, V3_CODE, Section, elf
+
 from polywheel.audit.binary import NO_ALLOW, AuditAllow, BinaryAudit
 from polywheel.audit.elf import open_elf
 from polywheel.audit.x86 import decode_x86
@@ -61,7 +61,9 @@ def _assert_same_verdict(fast: BinaryAudit, reference: BinaryAudit) -> None:
     assert dict(fast.allowed) == dict(reference.allowed)
     # Function-by-function decoding may resynchronise differently in padding between
     # functions; the total may differ by a few baseline instructions, never more.
-    assert abs(fast.instructions - reference.instructions) <= max(10, reference.instructions // 10_000)
+    assert abs(fast.instructions - reference.instructions) <= max(
+        10, reference.instructions // 10_000
+    )
 
 
 LIBRARIES = _system_libraries()

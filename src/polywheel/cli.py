@@ -347,13 +347,9 @@ def _parser() -> argparse.ArgumentParser:
         help="ELF sections of runtime-dispatched code (repeatable)",
     )
     audit.add_argument("--json", action="store_true", help="machine-readable output")
-    audit.add_argument(
-        "-j",
-        "--jobs",
-        type=int,
-        default=os.cpu_count() or 1,
-        help="processes that decode one large library (default: the number of CPUs)",
-    )
+    cpus = os.cpu_count() or 1
+    jobs_help = "processes that decode one large library (default: the number of CPUs)"
+    audit.add_argument("-j", "--jobs", type=int, default=cpus, help=jobs_help)
     audit.set_defaults(func=_cmd_audit)
 
     return parser
