@@ -263,7 +263,10 @@ def jobserver_unsupported(
         env = {**os.environ, **(spec.env if spec else {})}
         args = [*shlex.split(env.get("CMAKE_ARGS", "")), *common]
         args += spec.cmake_args if spec else ()
-        generator = resolve_generator(args, {**defines, **(spec.cmake_define if spec else {})}, env)
+        every = {**defines, **(spec.cmake_define if spec else {})}
+        generator = resolve_generator(
+            args, {k: v for k, v in every.items() if isinstance(v, str)}, env
+        )
         if generator and "Ninja" not in generator:
             return f"the CMake generator is {generator!r}, not Ninja"
     wanted = _skbuild_setting(project, settings, "ninja.version")
