@@ -129,7 +129,8 @@ def _variant_inputs(
     )
     stats = compiler_cache.stats_log(info_path.parent)
     stats.unlink(missing_ok=True)
-    env["CCACHE_STATSLOG"] = str(stats) if launcher else None
+    if launcher:
+        env["CCACHE_STATSLOG"] = str(stats)
     cs["cmake.define.CMAKE_PROJECT_INCLUDE"] = str(_write_include(include))
     # What each source was compiled with, checked against the variant after the build.
     cs.setdefault("cmake.define.CMAKE_EXPORT_COMPILE_COMMANDS", "ON")
