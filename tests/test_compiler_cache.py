@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -36,11 +35,12 @@ def ccache_stats(cache_dir: Path) -> dict[str, int]:
     found = find_ccache()
     assert found is not None
     out = subprocess.run(
-        [str(found[0]), "--print-stats", "--format", "json"],
+        [str(found[0]), "--print-stats"],
         env={**os.environ, "CCACHE_DIR": str(cache_dir)},
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    return {k: int(v) for k, v in json.loads(out).items()}
+    rows = (line.split("\t") for line in out.splitlines() if "\t" in line)
+    return {name: int(value) for name, value in rows}
 
 
 def hits(stats: dict[str, int]) -> int:
