@@ -120,12 +120,6 @@ def test_a_dropped_architecture_is_one_clear_error(copy_project: Callable[[str],
     ), proc.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a project that enables CUDA in project() fails inside CMake's compiler "
-    "check; the clear error needs nvidia.check_toolkit_architectures called before the "
-    "build (pipeline/variant.py)",
-)
 def test_a_dropped_architecture_fails_before_cmake(copy_project: Callable[[str], Path]) -> None:
     _dropped_sm70()
     project = copy_project("cuda_arch")

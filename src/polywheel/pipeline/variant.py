@@ -23,6 +23,8 @@ from polywheel.cmake.report import RawBuild, compile_unit_findings, verify_build
 from polywheel.cmake.runner import build_raw_wheel
 from polywheel.errors import BuildError
 from polywheel.matrix.spec import VariantSpec
+from polywheel.namespaces.cuda_arch import probe_cuda_toolkit
+from polywheel.namespaces.nvidia import check_toolkit_architectures
 from polywheel.project import Project
 from polywheel.properties import VariantProperty
 from polywheel.wheel.variant_json import dumps, make_variant_json
@@ -258,6 +260,19 @@ def _check_filename_fits(project: Project, job: VariantJob) -> None:
         )
 
 
+def _check_cuda_toolkit(job: VariantJob) -> None:
+    """A CUDA variant whose architectures its toolkit cannot compile fails here, in one
+    line naming both, not in CMake's compiler test (CUDA 13 has nothing below sm_75)."""
+    spec = job.spec
+    if spec is None or not spec.cuda:
+        return
+    chosen = spec.cmake_define.get("CMAKE_CUDA_COMPILER") or spec.env.get("CUDACXX")
+    setting = job.config_settings.get("cmake.define.CMAKE_CUDA_COMPILER")
+    nvcc = setting if isinstance(setting, str) else chosen
+    toolkit = probe_cuda_toolkit(nvcc) if nvcc else None
+    check_toolkit_architectures(spec.cuda_architectures, label=spec.label, toolkit=toolkit)
+
+
 def build_variant(
     project: Project, job: VariantJob, *, reuse: RawBuild | None = None
 ) -> BuiltVariant:
@@ -265,6 +280,7 @@ def build_variant(
     _check_filename_fits(project, job)
     if reuse is not None:
         return _write(project, job, reuse)
+    _check_cuda_toolkit(job)
     raw = build_raw_wheel(
         project,
         job.spec,
