@@ -15,6 +15,7 @@ from polywheel.properties import NAME_RE, NULL_LABEL, VALUE_RE, label_problem
 
 __all__ = [
     "SCHEMA_PEP825",
+    "SCHEMA_PEP850",
     "SCHEMA_VARIANTLIB",
     "Problem",
     "document_problems",
@@ -26,7 +27,14 @@ __all__ = [
 SCHEMA_PEP825 = "https://variants-schema.wheelnext.dev/peps/825/v0.1.1.json"
 # What variantlib 0.2.2 writes and uv 0.13 parses (PEP 825 keys plus `providers`).
 SCHEMA_VARIANTLIB = "https://variants-schema.wheelnext.dev/v0.2.0.json"
-KNOWN_SCHEMAS = {SCHEMA_PEP825: "pep825", SCHEMA_VARIANTLIB: "variantlib"}
+# PEP 850 (providers) gives the same document its own URL; uv 0.13.9 knows it, and
+# variantlib 0.2.2 reads it (it does not check `$schema`).
+SCHEMA_PEP850 = "https://variants-schema.wheelnext.dev/peps/850/v0.2.0.json"
+KNOWN_SCHEMAS = {
+    SCHEMA_PEP850: "pep850",
+    SCHEMA_PEP825: "pep825",
+    SCHEMA_VARIANTLIB: "variantlib",
+}
 _PROVIDER_KEYS = {"requires", "plugin-api", "optional", "static-properties", "feature-order"}
 # Keys of the v0.0.3 (PEP 817 draft) format that variant-repack wheels still carry.
 _PEP817_DRAFT_KEYS = {"enable-if", "install-time"}

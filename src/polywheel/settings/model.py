@@ -23,7 +23,7 @@ __all__ = [
     "VariantTable",
 ]
 
-Format = Literal["variantlib", "pep825"]
+Format = Literal["pep850", "variantlib", "pep825"]
 ApplyFlags = Literal["global", "targets"]
 AuditMode = Literal["error", "warning", "off"]
 CompilerCache = Literal["auto", "ccache", "off"]
@@ -89,7 +89,7 @@ class VariantTable:
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    format: Format = "variantlib"
+    format: Format = "pep850"
     max_label_length: int = 16
     plain_wheel: str = "auto"
     build_dir: str = DEFAULT_BUILD_DIR

@@ -176,11 +176,12 @@ TOOL_VARIANTS = Table(
     (
         Field(
             "format",
-            Choice(("variantlib", "pep825")),
-            "variant.json format: what uv 0.13 / variantlib 0.2.2 read, or strict PEP 825 "
-            "(schema 0.1.1).",
-            default="variantlib",
-            default_doc='`"variantlib"`',
+            Choice(("pep850", "variantlib", "pep825")),
+            "variant.json format: PEP 850's schema (v0.2.0, with `providers`; uv 0.13.9 and "
+            "variantlib 0.2.2 read it), the same document under variantlib's own schema URL, "
+            "or strict PEP 825 (schema 0.1.1, no providers).",
+            default="pep850",
+            default_doc='`"pep850"`',
         ),
         Field(
             "max-label-length",

@@ -7,7 +7,12 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from polywheel.conformance.rules import SCHEMA_PEP825, SCHEMA_VARIANTLIB, document_problems
+from polywheel.conformance.rules import (
+    SCHEMA_PEP825,
+    SCHEMA_PEP850,
+    SCHEMA_VARIANTLIB,
+    document_problems,
+)
 from polywheel.errors import WheelFormatError
 from polywheel.properties import VariantProperty, properties_to_dict
 
@@ -25,6 +30,9 @@ __all__ = [
 MAX_DEPTH = 16
 
 
+_SCHEMAS = {"pep850": SCHEMA_PEP850, "variantlib": SCHEMA_VARIANTLIB, "pep825": SCHEMA_PEP825}
+
+
 def make_variant_json(
     labels: Mapping[str, Iterable[VariantProperty]],
     namespaces: Iterable[str],
@@ -34,7 +42,7 @@ def make_variant_json(
     """The document for one wheel (one label) or for the index (all labels)."""
     order = list(namespaces)
     doc: dict[str, Any] = {
-        "$schema": SCHEMA_PEP825 if fmt == "pep825" else SCHEMA_VARIANTLIB,
+        "$schema": _SCHEMAS[fmt],
         "default-priorities": {"namespace": order},
         "variants": {label: properties_to_dict(props) for label, props in sorted(labels.items())},
     }
