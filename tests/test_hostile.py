@@ -15,6 +15,7 @@ import json
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -370,6 +371,13 @@ MALFORMED = {
     )
     for name, (maker, message) in MALFORMED_ELF.items()
 }
+# A CIE whose augmentation does not start with "z": pyelftools asserts on it.
+_BAD_CIE = struct.pack("<II", 12, 0) + b"\x01x\x00\x01\x78\x10\x00\x00" + bytes(4)
+MALFORMED["malformed ELF: unwind info with an unknown augmentation"] = Attack(
+    _audit(lambda: elf([Section(".text", V3_CODE), Section(".eh_frame", _BAD_CIE, flags=2)])),
+    0,
+    r"v3: FMA 1\n +in: <\.text>",
+)
 # Garbage where only the names of functions come from is no reason to refuse the code.
 MALFORMED["malformed ELF: unwind info of garbage"] = Attack(
     _audit(lambda: elf([Section(".text", V3_CODE), Section(".eh_frame", b"\xff" * 200, flags=2)])),

@@ -37,6 +37,8 @@ def _decode_errors() -> tuple[type[BaseException], ...]:
         KeyError,
         EOFError,
         UnicodeDecodeError,
+        # pyelftools checks some unwind-table invariants with `assert`.
+        AssertionError,
     )
 
 
