@@ -40,20 +40,22 @@ def sm(*values: str) -> list[VariantProperty]:
 
 
 def test_known_registry() -> None:
-    assert set(KNOWN) == {"nvidia", "x86_64", "aarch64"}
+    assert set(KNOWN) == {"nvidia", "x86_64", "aarch64", "abi_dependency"}
     assert isinstance(known("x86_64"), X86_64)
     assert isinstance(known("nvidia"), NVIDIA)
     assert isinstance(known("aarch64"), AARCH64)
     assert known("my_own") is None
     for name, namespace in KNOWN.items():
         assert namespace.name == name
-        assert namespace.provider["requires"]
+        # A provider installers vendor by package name, or one they implement themselves.
+        assert namespace.provider.get("requires") or namespace.provider.get("builtin")
 
 
 def test_kinds() -> None:
     assert KNOWN["nvidia"].kind == "accelerator"
     assert KNOWN["x86_64"].kind == "cpu"
     assert KNOWN["aarch64"].kind == "cpu"
+    assert KNOWN["abi_dependency"].kind == "dependency"
 
 
 def test_compiler_flags_add_and_truth() -> None:

@@ -35,7 +35,15 @@ KNOWN_SCHEMAS = {
     SCHEMA_PEP825: "pep825",
     SCHEMA_VARIANTLIB: "variantlib",
 }
-_PROVIDER_KEYS = {"requires", "plugin-api", "optional", "static-properties", "feature-order"}
+_PROVIDER_KEYS = {
+    "requires",
+    "plugin-api",
+    "optional",
+    "static-properties",
+    "feature-order",
+    "builtin",  # a provider the installer implements itself (PEP 850's abi_dependency)
+}
+_PROVIDER_FORMS = ("requires", "static-properties", "builtin")
 # Keys of the v0.0.3 (PEP 817 draft) format that variant-repack wheels still carry.
 _PEP817_DRAFT_KEYS = {"enable-if", "install-time"}
 
@@ -70,10 +78,16 @@ def _providers_problems(providers: Any, namespaces: Sequence[str]) -> list[Probl
                     f"{sorted(_PROVIDER_KEYS)}",
                 )
             )
-        elif ("requires" in provider) == ("static-properties" in provider):
+        elif sum(form in provider for form in _PROVIDER_FORMS) != 1:
             problems.append(
-                Problem(10, "E", f"provider {ns!r} needs one of requires / static-properties")
+                Problem(
+                    10,
+                    "E",
+                    f"provider {ns!r} needs exactly one of requires / static-properties / builtin",
+                )
             )
+        elif "builtin" in provider and not isinstance(provider["builtin"], str):
+            problems.append(Problem(10, "E", f"provider {ns!r}: `builtin` must be a string"))
     return problems
 
 

@@ -75,7 +75,7 @@ class Namespace:
     provider: ClassVar[Mapping[str, Any]]
     # Accelerators outrank CPU levels in the default priorities: on a GPU machine the
     # GPU build is the bigger win, whatever the CPU level of the alternative.
-    kind: ClassVar[Literal["accelerator", "cpu"]]
+    kind: ClassVar[Literal["accelerator", "cpu", "dependency"]]
     feature_docs: ClassVar[tuple[FeatureDoc, ...]] = ()
     # The feature that sets compiler flags, and the values docs/configuration.md shows.
     flag_feature: ClassVar[str | None] = None
