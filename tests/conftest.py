@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 
 PACKAGES = Path(__file__).parent / "packages"
+
+# The builds of the suite use the test venv's packages (offline, no environment to make);
+# tests/test_buildenv.py takes this away to test the isolated build environments.
+os.environ.setdefault("POLYWHEEL_NO_ISOLATION", "1")
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from polywheel import __version__
+from polywheel.cli_args import add_build_arguments, no_isolation
 from polywheel.cli_files import (
     project_folder,
     report_error,
@@ -93,6 +94,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     from polywheel.errors import SelectionError
     from polywheel.matrix.selection import OWN_KEYS
     from polywheel.pipeline import scheduler
+    from polywheel.pipeline.buildenv import own_scripts_on_path
     from polywheel.project import load_project
 
     project = load_project(project_folder(args.path, "build"))
@@ -112,6 +114,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     for label in args.variant or ():
         project.matrix.get(label)  # an unknown label is refused before -o is created
     output_folder(out)
+    own_scripts_on_path(os.environ)
     if project.matrix.variants:
         indexable_output(out, project.name, args.variant or project.matrix.labels)
     with writing(out):
@@ -124,6 +127,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
             config_settings=config,
             emit=lambda line: print(line, flush=True),
             rebuild=args.rebuild,
+            isolation=not no_isolation(args),
         )
     rows = [("label", "wheel", "size", "time", "audit")]
     for item in result.variants:
@@ -275,27 +279,7 @@ def _parser() -> argparse.ArgumentParser:
     matrix.set_defaults(func=_cmd_matrix)
 
     build = sub.add_parser("build", help="build every variant, the plain wheel and the index file")
-    build.add_argument("path", nargs="?", default=".", help="project folder (default: .)")
-    build.add_argument("-o", "--outdir", default="dist", help="output folder (default: dist)")
-    build.add_argument(
-        "--variant", action="append", metavar="LABEL", help="build only this variant (repeatable)"
-    )
-    build.add_argument("-j", "--jobs", type=int, default=2, help="total parallel jobs (default: 2)")
-    build.add_argument(
-        "--no-plain", action="store_true", help="do not write the plain, non-variant wheel"
-    )
-    build.add_argument(
-        "--rebuild",
-        action="store_true",
-        help="run every build even when its inputs are unchanged since the last one",
-    )
-    build.add_argument(
-        "-C",
-        "--config-setting",
-        action="append",
-        metavar="KEY=VALUE",
-        help="passed to scikit-build-core, e.g. -C cmake.build-type=Debug",
-    )
+    add_build_arguments(build)
     build.set_defaults(func=_cmd_build)
 
     index = sub.add_parser(

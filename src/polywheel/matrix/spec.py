@@ -29,6 +29,8 @@ class VariantSpec:
     cuda: bool
     cuda_architectures: tuple[str, ...]
     key: str
+    # Added to the build environment's requirements (`build-requires`).
+    build_requires: tuple[str, ...] = ()
 
     @property
     def adds_cuda_lower_bound(self) -> bool:

@@ -85,8 +85,15 @@ class BuildCache:
             registry.write_text(json.dumps(sorted(map(str, known))))
         return known
 
-    def key(self, spec: VariantSpec | None, config: Mapping[str, str | list[str]]) -> str:
+    def key(
+        self,
+        spec: VariantSpec | None,
+        config: Mapping[str, str | list[str]],
+        build_env: str | None = None,
+    ) -> str:
         inputs = {
+            # The isolated build environment, named by its resolved set (buildenv.py).
+            "build_env": build_env,
             "spec": dataclasses.asdict(spec) if spec else None,
             "config": dict(config),
             "env": {k: v for k, v in os.environ.items() if k not in _VOLATILE_ENV},

@@ -34,6 +34,8 @@ from polywheel.index import (
     write_indexes,
 )
 from polywheel.matrix.spec import VariantSpec
+from polywheel.pipeline import buildenv
+from polywheel.pipeline.envpool import EnvPool
 from polywheel.pipeline.faults import (
     exclusive,
     interruptible,
@@ -130,7 +132,11 @@ def _follow(log: Path, future: Future[object], name: str, progress: _Progress) -
 
 
 def _in_worker(
-    pool: ProcessPoolExecutor, project: Project, job: VariantJob, log: Path, progress: _Progress
+    pool: ProcessPoolExecutor | EnvPool,
+    project: Project,
+    job: VariantJob,
+    log: Path,
+    progress: _Progress,
 ) -> BuiltVariant:
     log.parent.mkdir(parents=True, exist_ok=True)
     log.unlink(missing_ok=True)  # never report phases of an earlier build
@@ -184,8 +190,10 @@ def build_matrix(
     config_settings: Mapping[str, str | list[str]] | None = None,
     emit: Callable[[str], None] = print,
     rebuild: bool = False,
+    isolation: bool = False,
 ) -> MatrixResult:
-    """Build the selected variants (default: all), the plain wheel and the index."""
+    """Build the selected variants (default: all), the plain wheel and the index;
+    `isolation` builds each in an environment made from its build requirements."""
     matrix = project.matrix
     # Workers run in the project folder, so every path handed to them is absolute.
     out_dir = out_dir.resolve()
@@ -220,6 +228,7 @@ def build_matrix(
     with interruptible(), exclusive(locks, emit), contextlib.ExitStack() as stack:
         for leftover in [*remove_leftovers(out_dir), *remove_stale()]:
             emit(f"*** removed {leftover.name}, left behind by a polywheel run that was killed")
+        envs = buildenv.for_builds(project, specs, isolation=isolation, emit=emit)
         slots = None
         if unsupported is None:
             slots = Slots(stack.enter_context(jobserver(jobs)))
@@ -235,8 +244,10 @@ def build_matrix(
                     jobs=per_build,
                     makeflags=slots.server.makeflags if slots else None,
                     fresh=rebuild,
+                    build_python=str(env.python) if env else None,
+                    build_env=env.key if env else None,
                 )
-                for name, spec in zip(names, specs, strict=True)
+                for name, spec, env in zip(names, specs, envs, strict=True)
             }
             _run(project, job_of, results, cache, rebuild, (concurrent, slots), progress, emit)
         ordered = [results[name] for name in names]
@@ -273,7 +284,10 @@ def _run(
     first."""
     concurrent, slots = lanes
     names = list(job_of)
-    keys = {name: cache.key(job_of[name].spec, job_of[name].config_settings) for name in names}
+    keys = {
+        name: cache.key(job.spec, job.config_settings, job.build_env)
+        for name, job in job_of.items()
+    }
     reusable = {} if rebuild else {name: cache.lookup(name, keys[name]) for name in names}
     stopping = threading.Event()
 
@@ -304,8 +318,10 @@ def _run(
             progress.say(name, f"done in {result.seconds:.1f}s")
 
     # Worker processes only when something must really be built.
-    pool = None
-    if any(reusable.get(name) is None for name in names):
+    pool: ProcessPoolExecutor | EnvPool | None = None
+    if any(job.build_python for job in job_of.values()):
+        pool = EnvPool()
+    elif any(reusable.get(name) is None for name in names):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 

@@ -55,6 +55,10 @@ class VariantJob:
     # The matrix's jobserver (pipeline/jobserver.py): when set, `jobs` is not used.
     makeflags: str | None = None
     fresh: bool = False
+    # The isolated build environment (pipeline/buildenv.py) this build runs in: its
+    # interpreter and key; None builds in polywheel's own environment.
+    build_python: str | None = None
+    build_env: str | None = None
 
     @property
     def label(self) -> str | None:

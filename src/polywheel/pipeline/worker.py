@@ -58,3 +58,29 @@ def build_in_worker(root: str, job: VariantJob, log: str) -> BuiltVariant | Poly
         os.dup2(saved[1], 2)
         os.close(saved[0])
         os.close(saved[1])
+
+
+def main(argv: list[str]) -> int:
+    """`python -m polywheel.pipeline.worker JOB RESULT`: one build in a build
+    environment's interpreter (pipeline/envpool.py); the outcome is pickled to RESULT."""
+    import pickle
+    import traceback
+
+    detach_worker()
+    job_file, result_file = (Path(a) for a in argv)
+    root, job, log = pickle.loads(job_file.read_bytes())
+    try:
+        outcome = build_in_worker(root, job, log)
+    except Exception:
+        # A bug: its traceback goes where the build's output went.
+        with Path(log).open("a") as out:
+            out.write(traceback.format_exc())
+        return 1
+    scratch = result_file.with_suffix(".tmp")
+    scratch.write_bytes(pickle.dumps(outcome))
+    scratch.replace(result_file)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,3 @@
+from nb_ext._core import add
+
+__all__ = ["add"]
