@@ -13,11 +13,15 @@ from typing import TYPE_CHECKING
 
 from scikit_build_core import build as _skbuild
 
+from polywheel.cmake.runner import floor_minimum_version
 from polywheel.errors import boundary
 
 if TYPE_CHECKING:
     from polywheel.matrix.selection import Selection
     from polywheel.project import Project
+
+# `minimum-version = "build-system.requires"` with only polywheel in those requires.
+floor_minimum_version()
 
 __all__ = [
     "build_editable",

@@ -13,7 +13,7 @@ import os
 import re
 import shlex
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from polywheel.cachedir import user_cache_dir
@@ -25,7 +25,13 @@ from polywheel.errors import BuildError
 from polywheel.matrix.spec import VariantSpec
 from polywheel.project import Project, cmake_module_dir
 
-__all__ = ["ConfigSettings", "build_raw_wheel", "jobserver_unsupported", "variant_build_dir"]
+__all__ = [
+    "ConfigSettings",
+    "build_raw_wheel",
+    "floor_minimum_version",
+    "jobserver_unsupported",
+    "variant_build_dir",
+]
 
 # scikit-build-core's experimental variant keys: it would label the wheel itself
 # (with a broken variantlib pin); polywheel owns labelling.
@@ -37,6 +43,43 @@ _SKBUILD_ENV_DROPPED = (
 )
 _PROJECT_INCLUDE_ARG = re.compile(r"^-DCMAKE_PROJECT_INCLUDE(?::[A-Z]+)?=(.*)$")
 ConfigSettings = Mapping[str, "str | list[str]"]
+
+
+def floor_minimum_version() -> None:
+    """Make `minimum-version = "build-system.requires"` work with polywheel as the backend.
+
+    scikit-build-core reads that literal from a `scikit-build-core` entry of
+    `build-system.requires` only, before any -C or environment override, and stops when
+    there is none. A project whose requires name polywheel instead gets the floor of
+    polywheel's own scikit-build-core requirement: that is the oldest scikit-build-core
+    this polywheel builds with, so the behaviour it asks for is stable across the
+    scikit-build-core releases a build environment may resolve to.
+    """
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+    from scikit_build_core.settings import skbuild_read_settings as reader
+
+    original = getattr(reader, "get_min_requires")  # noqa: B009 - not in its __all__
+    if getattr(original, "polywheel_floor", False):
+        return
+
+    def get_min_requires(package: str, reqlist: Iterable[str]) -> object:
+        reqlist = list(reqlist)
+        found = original(package, reqlist)
+        if found is not None or canonicalize_name(package) != "scikit-build-core":
+            return found
+        if not any(canonicalize_name(Requirement(r).name) == "polywheel" for r in reqlist):
+            return None
+        try:
+            own = metadata.requires("polywheel") or []
+        except metadata.PackageNotFoundError:  # pragma: no cover - run from a bare tree
+            return None
+        return original(package, own)
+
+    get_min_requires.polywheel_floor = True  # type: ignore[attr-defined]
+    setattr(reader, "get_min_requires", get_min_requires)  # noqa: B010
 
 
 def variant_build_dir(project: Project, label: str, config_settings: ConfigSettings) -> str:
@@ -175,6 +218,7 @@ def build_raw_wheel(
     """
     from scikit_build_core import build as skbuild
 
+    floor_minimum_version()
     staging.mkdir(parents=True, exist_ok=True)
     info_path = staging / "build-info.txt"
     info_path.unlink(missing_ok=True)
