@@ -54,6 +54,7 @@ def _env(tmp: Path) -> dict[str, str]:
     # Not activated: the venv's scripts are not on PATH.
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if ".venv" not in p)
     env["XDG_CACHE_HOME"] = str(tmp / "cache")
+    env["UV"] = str(find_uv())  # uv is not on the trimmed PATH
     return env
 
 
@@ -137,3 +138,22 @@ def test_unresolvable_requirement_is_one_error(
     assert _envs(tmp_path) == []
     assert not list((project / "dist").glob("*.whl"))
     assert subprocess.run(["pgrep", "-f", "polywheel-no-such"], check=False).returncode == 1
+
+
+def test_variants_with_other_build_requires_get_their_own_environment(
+    lone_polywheel: Path, copy_project: Callable[[str], Path], tmp_path: Path
+) -> None:
+    project = copy_project("simple_c")
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text().replace(
+        'properties = ["x86_64 :: level :: v3"]',
+        'properties = ["x86_64 :: level :: v3"]\nbuild-requires = ["six"]',
+    )
+    pyproject.write_text(text)
+    out = _polywheel(
+        lone_polywheel, "build", "--variant", "x86_64_v1", "--variant", "x86_64_v3",
+        "--variant", "x86_64_v4", "-o", "dist", cwd=project, tmp=tmp_path,
+    )  # fmt: skip
+    assert out.stdout.count("*** creating the build environment") == 2
+    assert len(_envs(tmp_path)) == 2
+    assert len(list((project / "dist").glob("simple_c-*-x86_64_v*.whl"))) == 3

@@ -92,15 +92,19 @@ def build_sdist(sdist_directory: str, config_settings: ConfigSettings = None) ->
 
 
 def _requires(hook: str, config_settings: ConfigSettings) -> list[str]:
-    """scikit-build-core's answer, asked without polywheel's own keys (it rejects them)."""
+    """scikit-build-core's answer (asked without polywheel's own keys: it rejects them),
+    plus the `build-requires` of the variants the call builds."""
     from polywheel.matrix.selection import OWN_KEYS
+    from polywheel.pipeline.pep517 import build_requires_of
 
+    sdist = hook.endswith("sdist")
     with boundary():
-        if not set(config_settings or {}) & set(OWN_KEYS):
-            # Nothing to select: skip reading the matrix (build_wheel validates it).
+        if sdist and not set(config_settings or {}) & set(OWN_KEYS):
+            # Nothing to select: skip reading the matrix (build_sdist validates it).
             return list(getattr(_skbuild, hook)(config_settings))
-        _project, _selection, rest = _load(config_settings)
-        return list(getattr(_skbuild, hook)(rest))
+        project, selection, rest = _load(config_settings)
+        extra = [] if sdist else build_requires_of(project, selection)
+        return [*getattr(_skbuild, hook)(rest), *extra]
 
 
 def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> list[str]:

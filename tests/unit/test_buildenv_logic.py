@@ -6,7 +6,10 @@ import pytest
 
 import polywheel
 from polywheel.errors import ConfigError
+from polywheel.matrix.expand import expand_matrix
+from polywheel.matrix.spec import Matrix
 from polywheel.pipeline import buildenv
+from polywheel.settings import read_settings
 
 
 def test_unmet_names_missing_and_wrong_versions() -> None:
@@ -57,3 +60,56 @@ def test_scripts_of_the_running_interpreter_go_first_once(monkeypatch: pytest.Mo
     buildenv.own_scripts_on_path(env)
     buildenv.own_scripts_on_path(env)
     assert env["PATH"] == f"{Path(sys.executable).parent}:/usr/bin"
+
+
+# --- per-variant build requirements ---------------------------------------------------
+
+
+def _matrix(tool: dict[str, object]) -> Matrix:
+    return expand_matrix(read_settings({"tool": {"variants": tool}}))
+
+
+def test_axis_entries_merge_their_build_requires() -> None:
+    axes = {
+        "cpu": {"v3": {"properties": ["x86_64 :: level :: v3"], "build-requires": ["cython", "a"]}},
+        "lib": {"new": {"label": "new", "build-requires": ["a", "nanobind>=2"]}},
+    }
+    spec = next(iter(_matrix({"axes": axes}).variants))
+    assert spec.build_requires == ("cython", "a", "nanobind>=2")
+
+
+def test_variant_build_requires_reach_the_pep517_hooks() -> None:
+    from polywheel.matrix.selection import Selection
+    from polywheel.pipeline.pep517 import build_requires_of
+
+    matrix = _matrix(
+        {
+            "variant": [
+                {
+                    "label": "old",
+                    "properties": ["x86_64 :: level :: v1"],
+                    "build-requires": ["b<2"],
+                },
+                {
+                    "label": "new",
+                    "properties": ["x86_64 :: level :: v3"],
+                    "build-requires": ["b>=2"],
+                },
+            ]
+        }
+    )
+
+    class _Project:
+        pass
+
+    project = _Project()
+    project.matrix = matrix  # type: ignore[attr-defined]
+    both = Selection(labels=("old", "new"))
+    assert build_requires_of(project, both) == ["b<2", "b>=2"]  # type: ignore[arg-type]
+    assert build_requires_of(project, Selection(labels=("new",))) == ["b>=2"]  # type: ignore[arg-type]
+
+
+def test_invalid_build_requires_names_the_key() -> None:
+    with pytest.raises(ConfigError) as info:
+        _matrix({"variant": [{"label": "a", "properties": [], "build-requires": ["b>="]}]})
+    assert info.value.key == "tool.variants.variant[0].build-requires[0]"

@@ -66,6 +66,7 @@ def _merge(entries: Sequence[AxisEntry]) -> BuildOptions:
         compile_options=tuple(a for e in entries for a in e.options.compile_options),
         env=env,
         dependencies=tuple(dict.fromkeys(d for e in entries for d in e.options.dependencies)),
+        build_requires=tuple(dict.fromkeys(r for e in entries for r in e.options.build_requires)),
         cuda_architectures=archs,
         cuda=cuda,
     )
@@ -201,6 +202,7 @@ def _spec(
         cmake_args=opts.cmake_args,
         env=dict(opts.env),
         dependencies=opts.dependencies,
+        build_requires=opts.build_requires,
         cuda=cuda,
         cuda_architectures=archs,
         key=key,

@@ -135,8 +135,8 @@ def unmet(requires: Sequence[str], key: str = _KEY) -> list[str]:
 
 
 def find_uv() -> str | None:
-    """uv on PATH, else the one the `uv` Python package ships."""
-    found = shutil.which("uv")
+    """$UV (as `python -m build` reads it), uv on PATH, else the `uv` package's."""
+    found = shutil.which(os.environ.get("UV") or "uv")
     if found:
         return found
     try:

@@ -40,6 +40,7 @@ class BuildOptions:
     compile_options: tuple[str, ...] = ()
     env: Mapping[str, str] = dataclasses.field(default_factory=dict)
     dependencies: tuple[str, ...] = ()
+    build_requires: tuple[str, ...] = ()
     cuda_architectures: tuple[str, ...] | None = None
     cuda: bool | None = None
 

@@ -42,6 +42,7 @@ def _options(table: Mapping[str, Any], key: str) -> BuildOptions:
         compile_options=table["compile-options"],
         env=table["env"],
         dependencies=table["dependencies"],
+        build_requires=table["build-requires"],
         cuda_architectures=table.get("cuda-architectures"),
         cuda=table.get("cuda"),
     )

@@ -89,6 +89,14 @@ def _build_option_fields(label: Field) -> tuple[Field, ...]:
             default_doc="`[]`",
         ),
         Field(
+            "build-requires",
+            RequirementList(),
+            "Extra requirements of this build's isolated build environment (`polywheel "
+            "build`); the PEP 517 hooks report them from get_requires_for_build_wheel.",
+            default=(),
+            default_doc="`[]`",
+        ),
+        Field(
             "cuda-architectures",
             StringOrList(
                 message="must be a string or a list of strings such as ['80-real', '90-real']"
