@@ -80,7 +80,7 @@ V3 = ["x86_64 :: level :: v3"]
             "did you mean `properties`",
         ),
         ({"formt": "pep825"}, "tool.variants.formt", "did you mean `format`"),
-        ({"format": "pep817"}, "tool.variants.format", "allowed: variantlib, pep825"),
+        ({"format": "pep817"}, "tool.variants.format", "allowed: pep850, variantlib, pep825"),
         (
             one(label="v5", properties=["x86_64 :: level :: v5"]),
             "tool.variants.variant[0].properties",
