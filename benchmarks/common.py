@@ -3,6 +3,7 @@ the statistics, and the sampler of compiler processes behind the idle-core figur
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import resource
@@ -45,6 +46,26 @@ def tool(name: str) -> str:
     if found is None:
         raise SystemExit(f"{name} not found: pip install -e '.[test]'")
     return found
+
+
+@functools.cache
+def no_isolation() -> tuple[str, ...]:
+    """`polywheel build` builds in an isolated environment made from build-system.requires
+    where it can; the benchmarks compare it with the hand loop on the same installed
+    packages, so both build without isolation (the cost of isolation is a row of its own)."""
+    help_text = run([PYTHON, "-m", "polywheel", "build", "--help"], ROOT)
+    return ("--no-isolation",) if "--no-isolation" in help_text else ()
+
+
+def polywheel_build(project: Path, out: Path, ccache_dir: Path, *, isolated: bool = False) -> None:
+    """`polywheel build -j 2` with an empty compiler cache of its own, so the build is
+    cold, as on a new CI machine (the no-change rebuild then finds what it cached)."""
+    options = () if isolated else no_isolation()
+    run(
+        [PYTHON, "-m", "polywheel", "build", "-j", "2", *options, "-o", str(out), "."],
+        project,
+        {"CCACHE_DIR": str(ccache_dir)},
+    )
 
 
 def run(cmd: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> str:

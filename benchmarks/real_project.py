@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import hand_loop
-from common import LEVELS, PYTHON, Timing, run, stats, timed, tool
+from common import LEVELS, Timing, polywheel_build, run, stats, timed, tool
 
 NAME, VERSION = "spglib", "2.8.0"
 HOT_TARGET = "Spglib_symspg"
@@ -115,12 +115,6 @@ CONFIGS = (*HAND_SHAPES, *POLYWHEEL, HAND_TARGETS)
 class Runs:
     times: list[Timing] = field(default_factory=list)
     hits: list[tuple[int, int]] = field(default_factory=list)
-
-
-def polywheel_build(project: Path, out: Path, ccache_dir: Path) -> None:
-    # An empty compiler cache per build: every build is cold, as on a new CI machine.
-    env = {"CCACHE_DIR": str(ccache_dir)}
-    run([PYTHON, "-m", "polywheel", "build", "-j", "2", "-o", str(out), "."], project, env)
 
 
 def cache_hits(ccache_dir: Path) -> tuple[int, int] | None:

@@ -34,6 +34,8 @@ from common import (
     copy,
     cpu_flags,
     machine,
+    no_isolation,
+    polywheel_build,
     run,
     stats,
     timed,
@@ -44,7 +46,7 @@ from common import (
 
 def runtime_rows(work: Path, repeat: int) -> list[str]:
     project = copy(EXAMPLES / "simd", work / "simd-runtime")
-    run([PYTHON, "-m", "polywheel", "build", "-o", "dist"], project)
+    run([PYTHON, "-m", "polywheel", "build", *no_isolation(), "-o", "dist"], project)
     timings: dict[str, list[float]] = {}
     flags = cpu_flags()
     for label in LEVELS:
@@ -81,7 +83,7 @@ def size_rows(work: Path) -> list[str]:
         pyproject.read_text()
         + '\n[[tool.variants.variant]]\nlabel = "fat"\ncuda-architectures = ["80-real", "90-real"]\n'
     )
-    run([PYTHON, "-m", "polywheel", "build", "-o", "dist"], project)
+    run([PYTHON, "-m", "polywheel", "build", *no_isolation(), "-o", "dist"], project)
     rows = []
     fat_sizes: tuple[int, int] | None = None
     for label in ("fat", "sm80", "sm90"):
@@ -121,17 +123,10 @@ def gpu_code_size(wheel: Path) -> int:
 EXAMPLE_REPEAT = 7
 
 
-def polywheel_build(project: Path, ccache_dir: Path) -> None:
-    # An empty compiler cache per repetition: each first build is cold, as on a new CI
-    # machine, and the no-change rebuild finds what that build cached.
-    env = {"CCACHE_DIR": str(ccache_dir)}
-    run([PYTHON, "-m", "polywheel", "build", "-j", "2", "-o", "dist"], project, env)
-
-
 def cost_rows(work: Path, repeat: int) -> list[str]:
     shapes = hand_loop.shapes(2, len(LEVELS))
     hand: dict[tuple[int, int], list[Timing]] = {shape: [] for shape in shapes}
-    matrix_pw, plain_pw, plain_sk, second = [], [], [], []
+    matrix_pw, matrix_isolated, plain_pw, plain_sk, second = [], [], [], [], []
     build = [PYTHON, "-m", "build", "--no-isolation", "--wheel", "-o", "dist"]
     checked = ""
     # One untimed round first: the first uv, variantlib and CMake runs of a session
@@ -139,9 +134,16 @@ def cost_rows(work: Path, repeat: int) -> list[str]:
     for i in range(-1, repeat):
         project = copy(EXAMPLES / "simd", work / f"pw-{i}")
         cache = work / f"cache-{i}"
-        first = timed(lambda p=project, c=cache: polywheel_build(p, c))
-        again = timed(lambda p=project, c=cache: polywheel_build(p, c))
-        hand_loop.check_wheels(project / "dist")
+        out = project / "dist"
+        first = timed(lambda p=project, o=out, c=cache: polywheel_build(p, o, c))
+        again = timed(lambda p=project, o=out, c=cache: polywheel_build(p, o, c))
+        hand_loop.check_wheels(out)
+        isolated_project = copy(EXAMPLES / "simd", work / f"pw-isolated-{i}")
+        isolated = timed(
+            lambda p=isolated_project, c=cache: polywheel_build(
+                p, p / "dist", Path(f"{c}-isolated"), isolated=True
+            )
+        )
         runs = {}
         for shape in shapes:
             source = copy(EXAMPLES / "simd", work / f"hand-{i}-{shape[0]}x{shape[1]}")
@@ -163,6 +165,7 @@ def cost_rows(work: Path, repeat: int) -> list[str]:
         if i < 0:
             continue
         matrix_pw.append(first.wall)
+        matrix_isolated.append(isolated.wall)
         second.append(again.wall)
         for shape in shapes:
             hand[shape].append(runs[shape])
@@ -218,6 +221,14 @@ def cost_rows(work: Path, repeat: int) -> list[str]:
             second,
             matrix_pw,
             "≤ 0.20",
+        ),
+        row(
+            "(a') the cost of isolation: `polywheel build -j 2` in its default isolated "
+            "build environment (made from build-system.requires, cached between runs) vs "
+            "`--no-isolation` as timed in (a)",
+            matrix_isolated,
+            matrix_pw,
+            "",
         ),
         f"| both matrices of (a) audited with `polywheel audit` (the benchmark stops on a "
         f"wrong wheel) | {checked} | ok |",
