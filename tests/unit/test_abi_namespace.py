@@ -94,3 +94,41 @@ def test_the_builtin_provider_conforms() -> None:
 def test_provider_forms_are_exclusive(provider: object, message: str) -> None:
     messages = [p.message for p in document_problems(_doc(provider)) if p.severity == "E"]
     assert any(message in m for m in messages), messages
+
+
+# --- in the matrix ------------------------------------------------------------------------
+
+
+def _abi_matrix(*variants: dict[str, object]) -> object:
+    from polywheel.matrix.expand import expand_matrix
+    from polywheel.settings import read_settings
+
+    return expand_matrix(read_settings({"tool": {"variants": {"variant": list(variants)}}}))
+
+
+def test_abi_variants_differ_by_their_build_requirements() -> None:
+    matrix = _abi_matrix(
+        {"label": "dep1", "build-requires": ["dep>=1,<2"], "abi-dependencies": {"dep": "major"}},
+        {"label": "dep2", "build-requires": ["dep>=2,<3"], "abi-dependencies": {"dep": "major"}},
+    )
+    specs = matrix.variants  # type: ignore[attr-defined]
+    assert [s.abi_dependencies for s in specs] == [{"dep": "major"}, {"dep": "major"}]
+    assert [s.properties for s in specs] == [(), ()]
+    metadata = matrix.metadata  # type: ignore[attr-defined]
+    assert "abi_dependency" in metadata.namespaces
+    assert metadata.providers["abi_dependency"] == {"builtin": "abi_dependency"}
+
+
+def test_abi_variants_with_the_same_build_requirements_clash() -> None:
+    with pytest.raises(ConfigError, match="could not tell them apart"):
+        _abi_matrix(
+            {"label": "a", "build-requires": ["dep>=1"], "abi-dependencies": {"dep": "major"}},
+            {"label": "b", "build-requires": ["dep>=1"], "abi-dependencies": {"dep": "major"}},
+        )
+
+
+def test_a_bad_precision_names_the_key() -> None:
+    with pytest.raises(ConfigError) as caught:
+        _abi_matrix({"label": "a", "abi-dependencies": {"dep": "patch"}})
+    assert caught.value.key == "tool.variants.variant[0].abi-dependencies.dep"
+    assert "major" in str(caught.value)

@@ -11,6 +11,7 @@ from polywheel.errors import ConfigError, close_matches_hint
 from polywheel.matrix.providers import check_property_value, resolve_variant_metadata
 from polywheel.matrix.spec import Matrix, VariantSpec
 from polywheel.namespaces import CompilerFlags, known
+from polywheel.namespaces.abi_dependency import ABI_DEPENDENCY
 from polywheel.namespaces.nvidia import (
     SM_ARCH_RE,
     cmake_architectures,
@@ -67,9 +68,24 @@ def _merge(entries: Sequence[AxisEntry]) -> BuildOptions:
         env=env,
         dependencies=tuple(dict.fromkeys(d for e in entries for d in e.options.dependencies)),
         build_requires=tuple(dict.fromkeys(r for e in entries for r in e.options.build_requires)),
+        abi_dependencies=_merged_abi(entries),
         cuda_architectures=archs,
         cuda=cuda,
     )
+
+
+def _merged_abi(entries: Sequence[AxisEntry]) -> dict[str, str]:
+    """Axis entries' `abi-dependencies`, merged; two precisions for one dependency clash."""
+    merged: dict[str, str] = {}
+    for entry in entries:
+        for name, precision in entry.options.abi_dependencies.items():
+            if merged.setdefault(name, precision) != precision:
+                raise ConfigError(
+                    f"axes disagree on the precision of {name!r} ({merged[name]!r} and "
+                    f"{precision!r})",
+                    key=f"{entry.key}.abi-dependencies.{name}",
+                )
+    return merged
 
 
 def _check_template(template: str, axes: Sequence[str]) -> None:
@@ -192,7 +208,9 @@ def _spec(
             key=key,
         )
     ordered = tuple(sorted(props))
-    check_label(label, key=label_key, property_count=len(ordered), max_length=max_label_length)
+    # A build tied to a dependency's ABI has properties, known once it is built.
+    count = len(ordered) + len(opts.abi_dependencies)
+    check_label(label, key=label_key, property_count=count, max_length=max_label_length)
     return VariantSpec(
         label=label,
         properties=ordered,
@@ -203,6 +221,7 @@ def _spec(
         env=dict(opts.env),
         dependencies=opts.dependencies,
         build_requires=opts.build_requires,
+        abi_dependencies=dict(opts.abi_dependencies),
         cuda=cuda,
         cuda_architectures=archs,
         key=key,
@@ -237,7 +256,7 @@ def expand_matrix(settings: Settings) -> Matrix:
     ]
     variants: list[VariantSpec] = []
     seen_labels: dict[str, str] = {}
-    seen_props: dict[frozenset[VariantProperty], str] = {}
+    seen_props: dict[frozenset[object], str] = {}
     for label, opts, key, key_of_label in raw:
         spec = _spec(label, opts, key, key_of_label, settings.max_label_length)
         if label in seen_labels:
@@ -246,8 +265,14 @@ def expand_matrix(settings: Settings) -> Matrix:
                 "must name exactly one set of properties",
                 key=key_of_label,
             )
-        # The toolkit's lower bound is added later, so compare the declared sets.
-        props = frozenset(spec.properties)
+        # The toolkit's lower bound is added later, so compare the declared sets. ABI
+        # properties come from the build environment: variants tied to the same
+        # dependencies differ when their build requirements differ (each wheel's
+        # variant.json and the index check catch a release that turns out equal).
+        identity: set[object] = {*spec.properties, *(("abi", d) for d in spec.abi_dependencies)}
+        if spec.abi_dependencies:
+            identity.add(("build-requires", spec.build_requires))
+        props = frozenset(identity)
         if props in seen_props:
             raise ConfigError(
                 f"variant {label!r} has the same properties as {seen_props[props]!r}; "
@@ -259,6 +284,8 @@ def expand_matrix(settings: Settings) -> Matrix:
         variants.append(spec)
 
     used = list(dict.fromkeys(p.namespace for v in variants for p in v.properties))
+    if any(v.abi_dependencies for v in variants) and ABI_DEPENDENCY not in used:
+        used.append(ABI_DEPENDENCY)
     if any(v.adds_cuda_lower_bound for v in variants) and "nvidia" not in used:
         used.append("nvidia")
     metadata = resolve_variant_metadata(settings.variant_table, used)

@@ -31,6 +31,8 @@ class VariantSpec:
     key: str
     # Added to the build environment's requirements (`build-requires`).
     build_requires: tuple[str, ...] = ()
+    # distribution -> precision; the properties come from the build environment.
+    abi_dependencies: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def adds_cuda_lower_bound(self) -> bool:

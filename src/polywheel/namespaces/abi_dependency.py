@@ -16,14 +16,15 @@ support still installs a matching dependency.
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from polywheel.errors import ConfigError
+from polywheel.errors import BuildError, ConfigError
 from polywheel.namespaces.base import FeatureDoc, Namespace
 from polywheel.properties import VariantProperty
 
@@ -32,6 +33,7 @@ __all__ = [
     "AbiDependency",
     "abi_property",
     "feature_name",
+    "installed_abi_properties",
     "runtime_requirement",
 ]
 
@@ -68,6 +70,31 @@ def abi_property(distribution: str, version: str, components: int, *, key: str) 
     release = (*parsed.release, 0, 0)[:components]
     value = ".".join(str(part) for part in release)
     return VariantProperty(ABI_DEPENDENCY, feature_name(distribution), value)
+
+
+_COMPONENTS = {"major": 1, "minor": 2, "micro": 3}
+
+
+def installed_abi_properties(
+    dependencies: Mapping[str, str], *, label: str, key: str
+) -> tuple[VariantProperty, ...]:
+    """The properties of a build tied to `dependencies` ({name: precision}), from the
+    versions installed where this process runs: the variant's build environment (the
+    build workers and the PEP 517 hooks run in it)."""
+    found = []
+    for name, precision in sorted(dependencies.items()):
+        try:
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            raise BuildError(
+                f"`{key}.abi-dependencies` names {name!r}, which is not installed in the "
+                "build environment",
+                label=label,
+                hint=f"add a requirement on {name} to the variant's build-requires (or to "
+                "[build-system] requires)",
+            ) from None
+        found.append(abi_property(name, version, _COMPONENTS[precision], key=key))
+    return tuple(found)
 
 
 def runtime_requirement(prop: VariantProperty) -> str:

@@ -10,6 +10,7 @@ from scikit_build_core import build as _skbuild
 from polywheel.cmake.toolchain import probe_cuda_lower_bound
 from polywheel.errors import BuildError
 from polywheel.matrix.selection import Selection
+from polywheel.namespaces.abi_dependency import installed_abi_properties, runtime_requirement
 from polywheel.pipeline.variant import variant_json_bytes
 from polywheel.project import Project
 from polywheel.wheel.metadata import add_requires
@@ -36,8 +37,10 @@ def prepare_metadata(
     dist_info = metadata_directory / name
     if spec is None:
         return name
+    abi = installed_abi_properties(spec.abi_dependencies, label=spec.label, key=spec.key)
     metadata = dist_info / "METADATA"
-    metadata.write_bytes(add_requires(metadata.read_bytes(), spec.dependencies))
+    requires = (*spec.dependencies, *map(runtime_requirement, abi))
+    metadata.write_bytes(add_requires(metadata.read_bytes(), requires))
     if selection.labels and not editable:
         cuda = probe_cuda_lower_bound() if spec.adds_cuda_lower_bound else None
         if spec.adds_cuda_lower_bound and cuda is None:
@@ -46,6 +49,6 @@ def prepare_metadata(
                 label=spec.label,
                 hint="put nvcc on PATH or set CUDACXX",
             )
-        props = spec.final_properties(cuda)
+        props = tuple(sorted({*spec.final_properties(cuda), *abi}))
         (dist_info / "variant.json").write_bytes(variant_json_bytes(project, spec.label, props))
     return name

@@ -23,6 +23,7 @@ from polywheel.cmake.report import RawBuild, compile_unit_findings, verify_build
 from polywheel.cmake.runner import build_raw_wheel
 from polywheel.errors import BuildError
 from polywheel.matrix.spec import VariantSpec
+from polywheel.namespaces.abi_dependency import installed_abi_properties, runtime_requirement
 from polywheel.namespaces.cuda_arch import probe_cuda_toolkit
 from polywheel.namespaces.nvidia import check_toolkit_architectures
 from polywheel.project import Project
@@ -212,7 +213,14 @@ def _check_sources(
 
 def _write(project: Project, job: VariantJob, raw: RawBuild) -> BuiltVariant:
     spec = job.spec
-    requires = spec.dependencies if spec else ()
+    abi = (
+        installed_abi_properties(spec.abi_dependencies, label=spec.label, key=spec.key)
+        if spec
+        else ()
+    )
+    # A build tied to a dependency's ABI requires that release range, also in the plain
+    # wheel: installers without variant support must still get a matching dependency.
+    requires = (*(spec.dependencies if spec else ()), *map(runtime_requirement, abi))
     built = BuiltVariant(job.label, raw)
     units = _compile_units(project, raw)
     try:
@@ -220,6 +228,7 @@ def _write(project: Project, job: VariantJob, raw: RawBuild) -> BuiltVariant:
             built = dataclasses.replace(built, warnings=_check_sources(project, spec, units))
         if spec is not None and job.labelled:
             props = verify_build_report(spec, raw, apply_flags=project.settings.apply_flags)
+            props = tuple(sorted({*props, *abi}))
             wheel = finalize_wheel(
                 raw.wheel,
                 job.out_dir,

@@ -41,6 +41,8 @@ class BuildOptions:
     env: Mapping[str, str] = dataclasses.field(default_factory=dict)
     dependencies: tuple[str, ...] = ()
     build_requires: tuple[str, ...] = ()
+    # distribution -> "major" | "minor" | "micro" (`abi-dependencies`)
+    abi_dependencies: Mapping[str, str] = dataclasses.field(default_factory=dict)
     cuda_architectures: tuple[str, ...] | None = None
     cuda: bool | None = None
 

@@ -43,6 +43,7 @@ def _options(table: Mapping[str, Any], key: str) -> BuildOptions:
         env=table["env"],
         dependencies=table["dependencies"],
         build_requires=table["build-requires"],
+        abi_dependencies=table["abi-dependencies"],
         cuda_architectures=table.get("cuda-architectures"),
         cuda=table.get("cuda"),
     )
