@@ -20,6 +20,7 @@ from polywheel.cachedir import user_cache_dir
 from polywheel.cmake import compiler_cache
 from polywheel.cmake.freshness import ConfigureState
 from polywheel.cmake.include import render_variant_include
+from polywheel.cmake.old_make import make_shim_dir
 from polywheel.cmake.report import BuildReport, RawBuild
 from polywheel.errors import BuildError
 from polywheel.matrix.spec import VariantSpec
@@ -234,6 +235,9 @@ def build_raw_wheel(
         env["MAKEFLAGS"] = makeflags
         env["MFLAGS"] = None
         env["CMAKE_BUILD_PARALLEL_LEVEL"] = None
+        shim = make_shim_dir()
+        if shim is not None:
+            env["PATH"] = os.pathsep.join([str(shim), os.environ.get("PATH", "")])
     elif jobs and "CMAKE_BUILD_PARALLEL_LEVEL" not in os.environ:
         env["CMAKE_BUILD_PARALLEL_LEVEL"] = str(jobs)
     label = spec.label if spec else None

@@ -1,0 +1,71 @@
+"""Keep GNU make before 4.4 working under the matrix's jobserver.
+
+polywheel's jobserver is a FIFO named in `MAKEFLAGS` (`--jobserver-auth=fifo:PATH`), the
+only form ninja 1.13 reads. GNU make learned that form in 4.4; older ones (Debian 12,
+Ubuntu 24.04) stop with `invalid --jobserver-auth string` when they find it, so a
+project whose build runs `make` (an ExternalProject, a custom command) would fail. For
+those, a `make` first on the build's PATH drops the jobserver and `-j` from `MAKEFLAGS`
+and runs the real one: that make then runs serially, inside the one job its caller
+already holds, so the budget still holds.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from polywheel.cachedir import user_cache_dir
+
+__all__ = ["make_shim_dir"]
+
+_FIRST_FIFO_MAKE = (4, 4)
+
+
+def _gnu_make_version(make: str) -> tuple[int, int] | None:
+    try:
+        out = subprocess.run(
+            [make, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.match(r"GNU Make (\d+)\.(\d+)", out)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+_SHIM = """#!/bin/sh
+# Written by polywheel (cmake/old_make.py): {make} predates the jobserver FIFO that
+# MAKEFLAGS names; run it serially, without the jobserver, in the caller's job.
+MAKEFLAGS=$(printf '%s' "$MAKEFLAGS" | sed -e 's/--jobserver-auth=[^ ]*//g' \\
+    -e 's/--jobserver-fds=[^ ]*//g' -e 's/\\(^\\| \\)-j[0-9]*//g')
+export MAKEFLAGS
+unset MFLAGS
+exec {make} "$@"
+"""
+
+
+@functools.cache
+def make_shim_dir() -> Path | None:
+    """A folder to put first on PATH when the `make` there is GNU make before 4.4, or
+    None when no such make is found (a newer make reads the FIFO itself)."""
+    make = shutil.which("make")
+    if make is None:
+        return None
+    version = _gnu_make_version(make)
+    if version is None or version >= _FIRST_FIFO_MAKE:
+        return None
+    content = _SHIM.format(make=make)
+    # Content-addressed: the same make gets the same folder, so PATH stays the same
+    # from one build to the next.
+    folder = user_cache_dir("make-shim") / hashlib.sha256(content.encode()).hexdigest()[:16]
+    shim = folder / "make"
+    if not shim.is_file() or shim.read_text() != content:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".make-{id(content)}.tmp"
+        tmp.write_text(content)
+        tmp.chmod(0o755)
+        tmp.replace(shim)
+    return folder
