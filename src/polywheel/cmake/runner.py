@@ -22,6 +22,7 @@ from polywheel.cmake.freshness import ConfigureState
 from polywheel.cmake.include import render_variant_include
 from polywheel.cmake.old_make import make_shim_dir
 from polywheel.cmake.report import BuildReport, RawBuild
+from polywheel.cmake.toolchain import cudart_library, toolkit_nvcc
 from polywheel.errors import BuildError
 from polywheel.matrix.spec import VariantSpec
 from polywheel.project import Project, cmake_module_dir
@@ -182,6 +183,14 @@ def _variant_inputs(
         archs = ";".join(spec.cuda_architectures)
         cs["cmake.define.CMAKE_CUDA_ARCHITECTURES"] = archs
         env["CUDAARCHS"] = archs
+        nvcc = toolkit_nvcc(spec.cuda_toolkit, key=spec.key, label=spec.label)
+        if nvcc is not None:
+            # The variant's own defines (applied below) still win.
+            cs["cmake.define.CMAKE_CUDA_COMPILER"] = nvcc
+            env["CUDACXX"] = nvcc
+            cudart = cudart_library(nvcc)
+            if cudart is not None:
+                cs["cmake.define.CUDA_CUDART"] = cudart
     elif project.matrix.has_gpu_variants:
         # Keep a CUDA-capable project on its CPU path for non-GPU variants, even on a
         # machine where a toolkit is installed.

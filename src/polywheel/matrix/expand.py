@@ -69,6 +69,7 @@ def _merge(entries: Sequence[AxisEntry]) -> BuildOptions:
         dependencies=tuple(dict.fromkeys(d for e in entries for d in e.options.dependencies)),
         build_requires=tuple(dict.fromkeys(r for e in entries for r in e.options.build_requires)),
         abi_dependencies=_merged_abi(entries),
+        cuda_toolkit=_merged_toolkit(entries),
         cuda_architectures=archs,
         cuda=cuda,
     )
@@ -86,6 +87,13 @@ def _merged_abi(entries: Sequence[AxisEntry]) -> dict[str, str]:
                     key=f"{entry.key}.abi-dependencies.{name}",
                 )
     return merged
+
+
+def _merged_toolkit(entries: Sequence[AxisEntry]) -> str | None:
+    chosen = [e for e in entries if e.options.cuda_toolkit is not None]
+    if len(chosen) > 1:
+        raise ConfigError("two axes set cuda-toolkit", key=f"{chosen[1].key}.cuda-toolkit")
+    return chosen[0].options.cuda_toolkit if chosen else None
 
 
 def _check_template(template: str, axes: Sequence[str]) -> None:
@@ -195,6 +203,12 @@ def _spec(
             "`cuda = false` contradicts the variant's `nvidia :: sm_arch` properties",
             key=f"{key}.cuda",
         )
+    if opts.cuda_toolkit is not None and not cuda:
+        raise ConfigError(
+            "`cuda-toolkit` is set, but this variant builds no CUDA code",
+            key=f"{key}.cuda-toolkit",
+            hint="give the variant `cuda-architectures`, or set cuda-toolkit on GPU variants only",
+        )
     if cuda and not sm_props:
         raise ConfigError(
             "`cuda = true` needs `cuda-architectures` (or `nvidia :: sm_arch` properties): "
@@ -222,6 +236,7 @@ def _spec(
         dependencies=opts.dependencies,
         build_requires=opts.build_requires,
         abi_dependencies=dict(opts.abi_dependencies),
+        cuda_toolkit=opts.cuda_toolkit,
         cuda=cuda,
         cuda_architectures=archs,
         key=key,
@@ -266,12 +281,13 @@ def expand_matrix(settings: Settings) -> Matrix:
                 key=key_of_label,
             )
         # The toolkit's lower bound is added later, so compare the declared sets. ABI
-        # properties come from the build environment: variants tied to the same
+        # properties come from the build environment too: variants tied to the same
         # dependencies differ when their build requirements differ (each wheel's
         # variant.json and the index check catch a release that turns out equal).
         identity: set[object] = {*spec.properties, *(("abi", d) for d in spec.abi_dependencies)}
-        if spec.abi_dependencies:
-            identity.add(("build-requires", spec.build_requires))
+        if spec.abi_dependencies or spec.adds_cuda_lower_bound:
+            # So is the CUDA lower bound, from the toolkit the build uses.
+            identity.add(("environment", spec.build_requires, spec.cuda_toolkit))
         props = frozenset(identity)
         if props in seen_props:
             raise ConfigError(

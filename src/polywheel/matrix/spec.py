@@ -33,6 +33,7 @@ class VariantSpec:
     build_requires: tuple[str, ...] = ()
     # distribution -> precision; the properties come from the build environment.
     abi_dependencies: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    cuda_toolkit: str | None = None  # a toolkit folder, "build-env", or None: CMake's
 
     @property
     def adds_cuda_lower_bound(self) -> bool:

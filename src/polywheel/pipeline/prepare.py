@@ -7,7 +7,7 @@ from pathlib import Path
 
 from scikit_build_core import build as _skbuild
 
-from polywheel.cmake.toolchain import probe_cuda_lower_bound
+from polywheel.cmake.toolchain import probe_cuda_lower_bound, toolkit_nvcc
 from polywheel.errors import BuildError
 from polywheel.matrix.selection import Selection
 from polywheel.namespaces.abi_dependency import installed_abi_properties, runtime_requirement
@@ -42,7 +42,8 @@ def prepare_metadata(
     requires = (*spec.dependencies, *map(runtime_requirement, abi))
     metadata.write_bytes(add_requires(metadata.read_bytes(), requires))
     if selection.labels and not editable:
-        cuda = probe_cuda_lower_bound() if spec.adds_cuda_lower_bound else None
+        nvcc = toolkit_nvcc(spec.cuda_toolkit, key=spec.key, label=spec.label)
+        cuda = probe_cuda_lower_bound(nvcc) if spec.adds_cuda_lower_bound else None
         if spec.adds_cuda_lower_bound and cuda is None:
             raise BuildError(
                 "is a GPU variant, but no CUDA toolkit (nvcc) was found",

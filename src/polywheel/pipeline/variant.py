@@ -21,6 +21,7 @@ from polywheel.cmake.compiler_cache import CacheStats, read_stats, stats_log
 from polywheel.cmake.file_api import artifacts_by_target
 from polywheel.cmake.report import RawBuild, compile_unit_findings, verify_build_report
 from polywheel.cmake.runner import build_raw_wheel
+from polywheel.cmake.toolchain import toolkit_nvcc
 from polywheel.errors import BuildError
 from polywheel.matrix.spec import VariantSpec
 from polywheel.namespaces.abi_dependency import installed_abi_properties, runtime_requirement
@@ -279,7 +280,11 @@ def _check_cuda_toolkit(job: VariantJob) -> None:
     spec = job.spec
     if spec is None or not spec.cuda:
         return
-    chosen = spec.cmake_define.get("CMAKE_CUDA_COMPILER") or spec.env.get("CUDACXX")
+    chosen = (
+        spec.cmake_define.get("CMAKE_CUDA_COMPILER")
+        or toolkit_nvcc(spec.cuda_toolkit, key=spec.key, label=spec.label)
+        or spec.env.get("CUDACXX")
+    )
     setting = job.config_settings.get("cmake.define.CMAKE_CUDA_COMPILER")
     nvcc = setting if isinstance(setting, str) else chosen
     toolkit = probe_cuda_toolkit(nvcc) if nvcc else None

@@ -105,6 +105,14 @@ def _build_option_fields(label: Field) -> tuple[Field, ...]:
             "nvidia :: sm_arch from them.",
         ),
         Field(
+            "cuda-toolkit",
+            String(message="must be a toolkit folder or 'build-env'"),
+            "The CUDA toolkit of this build: a folder holding `bin/nvcc` (e.g. "
+            "'/usr/local/cuda-12.8'), or 'build-env': the nvcc of the build environment "
+            '(the CUDA 13 wheels, e.g. `build-requires = ["nvidia-cuda-nvcc>=13,<14"]`). '
+            "Default: the nvcc CMake finds.",
+        ),
+        Field(
             "cuda",
             Boolean(),
             "Whether the build may enable CUDA (default: true exactly for variants with "

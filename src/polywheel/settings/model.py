@@ -43,6 +43,7 @@ class BuildOptions:
     build_requires: tuple[str, ...] = ()
     # distribution -> "major" | "minor" | "micro" (`abi-dependencies`)
     abi_dependencies: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    cuda_toolkit: str | None = None  # a toolkit folder, or "build-env"
     cuda_architectures: tuple[str, ...] | None = None
     cuda: bool | None = None
 

@@ -44,6 +44,7 @@ def _options(table: Mapping[str, Any], key: str) -> BuildOptions:
         dependencies=table["dependencies"],
         build_requires=table["build-requires"],
         abi_dependencies=table["abi-dependencies"],
+        cuda_toolkit=table.get("cuda-toolkit"),
         cuda_architectures=table.get("cuda-architectures"),
         cuda=table.get("cuda"),
     )
