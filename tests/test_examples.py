@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -72,7 +73,12 @@ def test_simd_example_runs(simd_wheels: dict[str, Path], tmp_path: Path, label: 
 @needs("nvcc")
 def test_cuda_example(copy_project: Callable[[str], Path], tmp_path: Path) -> None:
     project = copy_project("examples/cuda")
-    polywheel("build", "-o", "dist", cwd=project)
+    matrix = json.loads(polywheel("matrix", "--labels", cwd=project).stdout)
+    assert matrix == ["null", "sm80", "sm80_cu13pypi", "sm90", "sm90_cu13pypi"]
+    # The machine's toolkit here; the PyPI-toolkit variants need their isolated build
+    # environment and the network (tests/test_cuda_toolkits.py builds that case).
+    machine = ("--variant", "null", "--variant", "sm80", "--variant", "sm90")
+    polywheel("build", "-o", "dist", *machine, cwd=project)
     labelled = {
         p.name[:-4].rsplit("-", 1)[1]: p for p in (project / "dist").glob("*-*-*-*-*-*.whl")
     }

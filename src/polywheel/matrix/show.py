@@ -30,6 +30,9 @@ def matrix_rows(matrix: Matrix) -> list[dict[str, Any]]:
                 "cmake_args": list(spec.cmake_args),
                 "env": dict(spec.env),
                 "dependencies": list(spec.dependencies),
+                "build_requires": list(spec.build_requires),
+                "abi_dependencies": dict(spec.abi_dependencies),
+                "cuda_toolkit": spec.cuda_toolkit,
                 "plain_wheel": matrix.plain is not None and matrix.plain.label == spec.label,
             }
         )
@@ -68,4 +71,11 @@ def matrix_text(matrix: Matrix, rows: list[dict[str, Any]]) -> list[str]:
             lines.append("  CMake defines:  " + defines)
         if row["dependencies"]:
             lines.append("  dependencies:   " + ", ".join(row["dependencies"]))
+        if row["build_requires"]:
+            lines.append("  build requires: " + ", ".join(row["build_requires"]))
+        if row["abi_dependencies"]:
+            abi = ", ".join(f"{k} ({v})" for k, v in row["abi_dependencies"].items())
+            lines.append("  ABI tied to:    " + abi + " (releases from the build environment)")
+        if row["cuda_toolkit"]:
+            lines.append("  CUDA toolkit:   " + row["cuda_toolkit"])
     return lines
