@@ -72,6 +72,12 @@ class _ViewStream(io.RawIOBase):
         self._position += len(chunk)
         return chunk
 
+    def close(self) -> None:
+        # pyelftools' objects refer to each other in cycles that only the garbage
+        # collector breaks; releasing the view here lets the library's buffer go now.
+        self._view.release()
+        super().close()
+
     def readinto(self, buffer: Any) -> int:
         chunk = self.read(len(buffer))
         buffer[: len(chunk)] = chunk
@@ -86,20 +92,25 @@ def open_elf(data: bytes | bytearray) -> Any:
     """
     from elftools.elf.elffile import ELFFile
 
-    elf = ELFFile(cast("IO[bytes]", _ViewStream(data)))
-    count = elf.num_sections()
-    if count > MAX_SECTIONS:
-        raise ElfRefused(f"{count} sections, over the limit of {MAX_SECTIONS}")
-    for index in range(count):
-        header = elf._get_section_header(index)  # headers only: no section is built yet
-        if header["sh_type"] in ("SHT_NOBITS", "SHT_NULL"):
-            continue
-        end = header["sh_offset"] + header["sh_size"]
-        if end > len(data):
-            raise ElfRefused(
-                f"section {index} claims bytes {header['sh_offset']}..{end}, "
-                f"past the end of the file ({len(data)} bytes)"
-            )
-        if header["sh_flags"] & _SHF_EXECINSTR and header["sh_flags"] & SHF_COMPRESSED:
-            raise ElfRefused(f"section {index} holds compressed code")
+    stream = _ViewStream(data)
+    try:
+        elf = ELFFile(cast("IO[bytes]", stream))
+        count = elf.num_sections()
+        if count > MAX_SECTIONS:
+            raise ElfRefused(f"{count} sections, over the limit of {MAX_SECTIONS}")
+        for index in range(count):
+            header = elf._get_section_header(index)  # headers only: no section is built yet
+            if header["sh_type"] in ("SHT_NOBITS", "SHT_NULL"):
+                continue
+            end = header["sh_offset"] + header["sh_size"]
+            if end > len(data):
+                raise ElfRefused(
+                    f"section {index} claims bytes {header['sh_offset']}..{end}, "
+                    f"past the end of the file ({len(data)} bytes)"
+                )
+            if header["sh_flags"] & _SHF_EXECINSTR and header["sh_flags"] & SHF_COMPRESSED:
+                raise ElfRefused(f"section {index} holds compressed code")
+    except BaseException:
+        stream.close()
+        raise
     return elf

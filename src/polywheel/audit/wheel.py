@@ -92,6 +92,8 @@ def audit_binary(
         read_fatbins(elf, data, audit)
     except DECODE_ERRORS as exc:
         audit.problem = f"{type(exc).__name__}: {exc}"
+    finally:
+        elf.stream.close()
     return audit
 
 
@@ -123,6 +125,7 @@ def audit_wheel(path: Path, allow: AuditAllow = NO_ALLOW, jobs: int = 1) -> Whee
                     continue
             data = reader.read_buffer(info.filename)
             result = audit_binary(info.filename, data, allow.for_binary(info.filename), jobs)
+            del data  # one library in memory at a time
             if result is not None:
                 binaries.append(result)
     if doc is not None:
