@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from polywheel import __version__
@@ -87,6 +88,18 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return 1 if any(r.verdict == "error" for r in results) else 0
 
 
+@contextlib.contextmanager
+def _removed_if_left_empty(folder: Path, created: bool) -> Iterator[None]:
+    """A run refused before it wrote anything (an unmet requirement) leaves no empty
+    output folder it created."""
+    try:
+        yield
+    except PolywheelError:
+        if created and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
     from polywheel.audit.report import summary
     from polywheel.cli_files import indexable_output, output_folder
@@ -113,11 +126,12 @@ def _cmd_build(args: argparse.Namespace) -> int:
         )
     for label in args.variant or ():
         project.matrix.get(label)  # an unknown label is refused before -o is created
+    created = not out.exists()
     output_folder(out)
     own_scripts_on_path(os.environ)
     if project.matrix.variants:
         indexable_output(out, project.name, args.variant or project.matrix.labels)
-    with writing(out):
+    with writing(out), _removed_if_left_empty(out, created):
         result = scheduler.build_matrix(
             project,
             out,
