@@ -127,3 +127,18 @@ def test_decoding_in_several_processes_gives_the_same_counts(
     assert {k: dict(v) for k, v in one.functions.items()} == {
         k: dict(v) for k, v in three.functions.items()
     }
+
+
+def test_the_audit_lets_go_of_a_library_when_done() -> None:
+    """pyelftools' objects form reference cycles; the audit must not keep the library's
+    buffer exported after it returns, or every library of a wheel stays in memory until
+    a garbage collection (a bytearray with an exported view cannot be resized)."""
+    from polywheel.audit.wheel import audit_binary
+
+    data = bytearray(elf([Section(".text", V3_CODE), Section(".eh_frame", bytes(24), flags=2)]))
+    assert audit_binary("lib.so", data) is not None
+    data.extend(b"\x00")  # BufferError while a view of it is still alive
+    refused = bytearray(elf([Section(".text", V3_CODE, offset=1 << 40)]))
+    result = audit_binary("bad.so", refused)
+    assert result is not None and result.problem
+    refused.extend(b"\x00")
