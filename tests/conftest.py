@@ -56,6 +56,16 @@ def polywheel(
     return run([sys.executable, "-m", "polywheel", *args], cwd=cwd, env=env, check=check)
 
 
+def isolated_build(project: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`polywheel build -o dist` in `project`, in its isolated build environment (the
+    suite's default, POLYWHEEL_NO_ISOLATION, taken away), with `env` added; not checked."""
+    full = {k: v for k, v in os.environ.items() if k != "POLYWHEEL_NO_ISOLATION"}
+    cmd = [sys.executable, "-m", "polywheel", "build", "-o", "dist"]
+    return subprocess.run(
+        cmd, cwd=project, env={**full, **env}, capture_output=True, text=True, check=False
+    )
+
+
 def pep517_build(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """`python -m build --no-isolation -o dist ARGS` in the project."""
     cmd = [sys.executable, "-m", "build", "--no-isolation", "-o", "dist", *args]

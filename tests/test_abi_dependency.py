@@ -10,18 +10,14 @@ plain wheel, whose requirement then brings a matching abidep.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
-import os
 import shutil
-import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
+import hostile
 import pytest
-from conftest import run
+from conftest import isolated_build, run
 from wheel_utils import call_in_wheel, metadata, variant_json
 
 from polywheel.pipeline.buildenv import find_uv
@@ -35,31 +31,16 @@ HEADERS = {
 
 
 def _abidep_wheel(folder: Path, version: str) -> Path:
-    """A pure wheel shipping abidep.h and `get_include()`, written by hand."""
-    dist_info = f"abidep-{version}.dist-info"
-    files = {
-        "abidep/__init__.py": b"import os\n\ndef get_include():\n"
-        b"    return os.path.join(os.path.dirname(__file__), 'include')\n",
-        "abidep/include/abidep.h": HEADERS[version].encode(),
-        f"{dist_info}/METADATA": (
-            f"Metadata-Version: 2.1\nName: abidep\nVersion: {version}\n".encode()
-        ),
-        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-        b"Tag: py3-none-any\n",
-    }
-    record = (
-        "".join(
-            f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
-            for name, data in files.items()
-        )
-        + f"{dist_info}/RECORD,,\n"
+    """A pure wheel shipping abidep.h and `get_include()`, with a correct RECORD."""
+    init = (
+        b"import os\n\ndef get_include():\n"
+        b"    return os.path.join(os.path.dirname(__file__), 'include')\n"
     )
-    path = folder / f"abidep-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-        zf.writestr(f"{dist_info}/RECORD", record)
-    return path
+    payload = [("abidep/__init__.py", init), ("abidep/include/abidep.h", HEADERS[version].encode())]
+    return hostile.wheel(
+        folder, distribution="abidep", version=version, tags="py3-none-any", label=None,
+        payload=payload,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -75,16 +56,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[st
         _abidep_wheel(wheelhouse, version)
     project = tmp / "abi_user"
     shutil.copytree(Path(__file__).parent / "packages" / "abi_user", project)
-    env = {k: v for k, v in os.environ.items() if k != "POLYWHEEL_NO_ISOLATION"}
-    env.update(XDG_CACHE_HOME=str(tmp / "cache"), UV_FIND_LINKS=str(wheelhouse), UV=str(uv))
-    proc = subprocess.run(
-        [sys.executable, "-m", "polywheel", "build", "-o", "dist"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    env = {"XDG_CACHE_HOME": str(tmp / "cache"), "UV_FIND_LINKS": str(wheelhouse), "UV": str(uv)}
+    proc = isolated_build(project, **env)
     if proc.returncode != 0 and "resolve" in proc.stderr and "abidep" not in proc.stderr:
         pytest.skip(f"the build environment could not be resolved offline: {proc.stderr}")
     assert proc.returncode == 0, proc.stdout + proc.stderr

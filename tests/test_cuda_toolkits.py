@@ -7,15 +7,14 @@ really used, and uv (told the driver version) picks by it.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import isolated_build, polywheel
 from test_installers import UV, installed_variant, uv_install
 from wheel_utils import variant_json
 
@@ -71,16 +70,7 @@ cuda-toolkit = "build-env"
 build-requires = ["nvidia-cuda-nvcc>=13,<14"]
 """
     )
-    env = {k: v for k, v in os.environ.items() if k != "POLYWHEEL_NO_ISOLATION"}
-    env["UV"] = str(find_uv())
-    proc = subprocess.run(
-        [sys.executable, "-m", "polywheel", "build", "-o", "dist"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = isolated_build(project, UV=str(find_uv()))
     if proc.returncode != 0 and "resolve" in proc.stderr and "nvidia" in proc.stderr:
         pytest.skip(f"the CUDA wheels could not be installed: {proc.stderr}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -123,8 +113,6 @@ def test_uv_picks_by_the_driver_version(two_toolkits: tuple[Path, str], tmp_path
 def test_a_toolkit_folder_without_nvcc_is_refused(
     copy_project: Callable[[str], Path], tmp_path: Path
 ) -> None:
-    from conftest import polywheel
-
     project = copy_project("cuda_small")
     pyproject = project / "pyproject.toml"
     pyproject.write_text(
