@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sysconfig
 from pathlib import Path
 
 from polywheel.errors import BuildError
+from polywheel.namespaces.cuda_arch import find_nvcc
 from polywheel.namespaces.nvidia import cuda_lower_bound
 
 __all__ = ["BUILD_ENV", "cudart_library", "probe_cuda_lower_bound", "toolkit_nvcc"]
@@ -18,14 +17,6 @@ __all__ = ["BUILD_ENV", "cudart_library", "probe_cuda_lower_bound", "toolkit_nvc
 BUILD_ENV = "build-env"
 
 _RELEASE_RE = re.compile(r"release (\d+\.\d+)")
-
-
-def _nvcc() -> str | None:
-    # The order CMake uses: CUDACXX, then PATH, then the default install prefix.
-    for candidate in (os.environ.get("CUDACXX"), shutil.which("nvcc"), "/usr/local/cuda/bin/nvcc"):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
 
 
 def _nvcc_in_environment() -> str | None:
@@ -82,7 +73,7 @@ def cudart_library(nvcc: str) -> str | None:
 
 def probe_cuda_lower_bound(nvcc: str | None = None) -> str | None:
     """'13.0' for `nvcc`, else for the nvcc CMake would find; None without a toolkit."""
-    nvcc = nvcc or _nvcc()
+    nvcc = nvcc or find_nvcc()
     if nvcc is None:
         return None
     try:

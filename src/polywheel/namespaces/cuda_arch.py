@@ -34,6 +34,7 @@ __all__ = [
     "codes_from_cmake_entry",
     "cuda_lower_bound",
     "device_name",
+    "find_nvcc",
     "parse_gpu_list",
     "probe_cuda_toolkit",
     "selected_devices",
@@ -163,7 +164,8 @@ def parse_gpu_list(text: str, prefix: str) -> frozenset[int]:
     return frozenset(int(n) for n in found)
 
 
-def _nvcc() -> str | None:
+def find_nvcc() -> str | None:
+    """The nvcc CMake would find, or None."""
     # The order CMake uses: CUDACXX, then PATH, then the default install prefix.
     for candidate in (os.environ.get("CUDACXX"), shutil.which("nvcc"), "/usr/local/cuda/bin/nvcc"):
         if candidate and Path(candidate).is_file():
@@ -183,7 +185,7 @@ def _run(nvcc: str, option: str) -> str | None:
 def probe_cuda_toolkit(nvcc: str | None = None) -> CudaToolkit | None:
     """What the nvcc CMake would find (or `nvcc`) compiles for; None without one, or
     when it does not answer like nvcc."""
-    nvcc = nvcc or _nvcc()
+    nvcc = nvcc or find_nvcc()
     if nvcc is None:
         return None
     version, real, virtual = (
