@@ -9,6 +9,7 @@ measured in benchmarks/, not here.
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
@@ -42,10 +43,17 @@ def _system_libraries() -> list[Path]:
     ]
 
 
+def _pyelftools(data: bytes) -> object:
+    """The reference reads the file with pyelftools, as it did when it was the audit."""
+    from elftools.elf.elffile import ELFFile
+
+    return ELFFile(io.BytesIO(data))
+
+
 def _both(data: bytes, allow: AuditAllow = NO_ALLOW) -> tuple[BinaryAudit, BinaryAudit]:
     fast, reference = BinaryAudit("lib.so", "x86_64"), BinaryAudit("lib.so", "x86_64")
     decode_x86(open_elf(data), data, fast, allow)
-    decode_x86_reference(open_elf(data), reference, allow)
+    decode_x86_reference(_pyelftools(data), reference, allow)
     return fast, reference
 
 
@@ -127,6 +135,48 @@ def test_decoding_in_several_processes_gives_the_same_counts(
     assert {k: dict(v) for k, v in one.functions.items()} == {
         k: dict(v) for k, v in three.functions.items()
     }
+
+
+def test_a_wheel_of_many_libraries_audited_in_several_processes(tmp_path: Path) -> None:
+    """With -j, the libraries of a wheel are shared out between processes (the
+    largest decoded in all of them): the report is the same, in the wheel's order."""
+    from hostile import wheel
+
+    from polywheel.audit.wheel import audit_wheel
+
+    libraries = [(f"demo/lib{i}.so", p.read_bytes()) for i, p in enumerate(LIBRARIES)]
+    crafted = [
+        (f"demo/small{i}.so", elf([Section(".text", V3_CODE if i % 2 else V1_CODE)]))
+        for i in range(5)
+    ]
+    payload = [("demo/__init__.py", b""), *crafted[:2], *libraries, *crafted[2:]]
+    if len(libraries) < 2:
+        pytest.skip("fewer than two x86-64 system libraries found")
+    path = wheel(tmp_path, payload=payload)
+    one = audit_wheel(path, jobs=1).to_json()
+    for jobs in (2, 3):
+        assert audit_wheel(path, jobs=jobs).to_json() == one
+    names = [b["name"] for b in one["binaries"]]
+    assert names == [name for name, _data in payload[1:]]
+
+
+def test_a_wheel_cut_short_is_refused_by_the_process_that_reads_it(tmp_path: Path) -> None:
+    from hostile import wheel
+
+    from polywheel.audit.wheel import audit_wheel
+    from polywheel.errors import WheelFormatError
+
+    payload = [(f"demo/small{i}.so", elf([Section(".text", V1_CODE * 400)])) for i in range(4)]
+    path = wheel(tmp_path, payload=payload)
+    audit_wheel(path, jobs=2)
+    raw = bytearray(path.read_bytes())
+    # The last library's compressed bytes lie: it inflates to less than it claims.
+    at = raw.find(b"demo/small3.so") + len("demo/small3.so")
+    raw[at : at + 40] = bytes(40)
+    path.write_bytes(bytes(raw))
+    for jobs in (1, 2):
+        with pytest.raises(WheelFormatError, match=r"small3\.so cannot be read"):
+            audit_wheel(path, jobs=jobs)
 
 
 def test_the_audit_lets_go_of_a_library_when_done() -> None:

@@ -334,10 +334,13 @@ AUDIT_WORK = {
 # --- malformed ELF files ----------------------------------------------------------------
 
 MALFORMED_ELF = {
-    "truncated header": (lambda: elf([Section(".text", V3_CODE)], truncate=70), "past EOF"),
+    "truncated header": (
+        lambda: elf([Section(".text", V3_CODE)], truncate=70),
+        "the section table at 88 is past the end of the file",
+    ),
     "section table past the end": (
         lambda: elf([Section(".text", V3_CODE)], shoff=1 << 40),
-        "past EOF",
+        "past the end of the file",
     ),
     "65535 sections declared": (
         lambda: elf([Section(".text", V3_CODE)], shnum=65535),
@@ -350,18 +353,19 @@ MALFORMED_ELF = {
     "section header size 1": (lambda: elf([Section(".text", V3_CODE)], shentsize=1), "e_shentsize"),
     "string table index out of range": (
         lambda: elf([Section(".text", V3_CODE)], shstrndx=999),
-        "String Table not found",
+        "the section-name table index 999 names no table",
     ),
     "section offset past the end": (
         lambda: elf([Section(".text", V3_CODE, offset=1 << 40)]),
         "past the end of the file",
     ),
-    "big-endian data": (lambda: b"\x7fELF\x02\x02" + elf([Section(".text", V3_CODE)])[6:], "EOF"),
-    "symbol table of garbage": (
-        lambda: elf(
-            [Section(".text", V3_CODE), Section(".symtab", b"\xff" * 200, type=2, flags=0)]
-        ),
-        "SHT_SYMTAB",
+    "big-endian data": (
+        lambda: b"\x7fELF\x02\x02" + elf([Section(".text", V3_CODE)])[6:],
+        "e_shentsize is 16384, not 64",
+    ),
+    "unknown ELF class": (
+        lambda: b"\x7fELF\x07\x01" + elf([Section(".text", V3_CODE)])[6:],
+        "unknown ELF class 7",
     ),
 }
 
@@ -379,6 +383,25 @@ MALFORMED["malformed ELF: unwind info with an unknown augmentation"] = Attack(
     r"v3: FMA 1\n +in: <\.text>",
 )
 # Garbage where only the names of functions come from is no reason to refuse the code.
+MALFORMED["malformed ELF: symbol table of garbage"] = Attack(
+    _audit(
+        lambda: elf([Section(".text", V3_CODE), Section(".symtab", b"\xff" * 200, type=2, flags=0)])
+    ),
+    0,
+    r"v3: FMA 1\n +in: <\.text>",
+)
+MALFORMED["malformed ELF: symbol table whose string table is out of range"] = Attack(
+    _audit(
+        lambda: elf(
+            [
+                Section(".text", V3_CODE),
+                Section(".symtab", b"\xff" * 240, type=2, flags=0, entsize=24, link=77),
+            ]
+        )
+    ),
+    0,
+    r"v3: FMA 1\n +in: <\.text>",
+)
 MALFORMED["malformed ELF: unwind info of garbage"] = Attack(
     _audit(lambda: elf([Section(".text", V3_CODE), Section(".eh_frame", b"\xff" * 200, flags=2)])),
     0,
@@ -629,7 +652,30 @@ NAMES |= {
     ),
 }
 
-CASES = {**PATHS, **AUDIT_WORK, **MALFORMED, **CHECK, **METADATA, **NAMES}
+
+def _corrupt_deflate(command: str) -> Callable[[Layout], list[str]]:
+    """A library whose deflate stream is garbage: zlib refuses it half-way."""
+
+    def make(layout: Layout) -> list[str]:
+        path = _elf_wheel(layout, elf([Section(".text", V1_CODE * 400)]))
+        raw = bytearray(path.read_bytes())
+        at = raw.find(b"demo/_core.so") + len("demo/_core.so")
+        raw[at : at + 40] = bytes(40)
+        path.write_bytes(bytes(raw))
+        return [command, str(path)]
+
+    return make
+
+
+INFLATE = {
+    f"{command}: a member whose compressed bytes are garbage": Attack(
+        _corrupt_deflate(command), 1, r"demo/_core\.so cannot be read: Error -3"
+    )
+    for command in ("audit", "check")
+}
+
+
+CASES = {**PATHS, **AUDIT_WORK, **MALFORMED, **CHECK, **METADATA, **NAMES, **INFLATE}
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -7,32 +7,13 @@ import time
 from typing import Any
 
 import pytest
+from hostile import Section, elf
 
 from polywheel.audit.binary import BinaryAudit
+from polywheel.audit.elf import open_elf
 from polywheel.audit.fatbin import read_fatbins
 
 MAGIC = 0xBA55ED50
-
-
-class FakeSection:
-    def __init__(self, data: bytes, kind: str = "SHT_PROGBITS", flags: int = 0) -> None:
-        self._data = data
-        # The section's bytes sit at offset 16 of the file.
-        self.header = {"sh_type": kind, "sh_flags": flags, "sh_offset": 16, "sh_size": len(data)}
-
-    def __getitem__(self, key: str) -> Any:
-        return self.header[key]
-
-    def data(self) -> bytes:
-        return self._data
-
-
-class FakeElf:
-    def __init__(self, section: FakeSection) -> None:
-        self.section = section
-
-    def get_section_by_name(self, name: str) -> FakeSection | None:
-        return self.section if name == ".nv_fatbin" else None
 
 
 def fatbin(header: int, size: int, entries: bytes) -> bytes:
@@ -46,7 +27,8 @@ def entry(kind: int, header: int, size: int, arch: int) -> bytes:
 def read(data: bytes, **section: Any) -> BinaryAudit:
     audit = BinaryAudit("lib.so", "x86_64")
     start = time.monotonic()
-    read_fatbins(FakeElf(FakeSection(data, **section)), b"\x7fELF" + bytes(12) + data, audit)
+    library = elf([Section(".nv_fatbin", data, **section)])
+    read_fatbins(open_elf(library), library, audit)
     assert time.monotonic() - start < 1.0
     return audit
 
@@ -73,6 +55,6 @@ def test_hostile_sizes_are_bounded(data: bytes) -> None:
 
 def test_a_nobits_or_compressed_section_is_not_read() -> None:
     assert (
-        read(b"", kind="SHT_NOBITS").problem == "cannot decode .nv_fatbin: not a plain data section"
+        read(b"", type=8, flags=2).problem == "cannot decode .nv_fatbin: not a plain data section"
     )
-    assert read(b"x" * 100, flags=0x800).problem is not None
+    assert read(b"x" * 100, flags=0x802).problem is not None

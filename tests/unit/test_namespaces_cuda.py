@@ -5,11 +5,12 @@ reader. Pure: no toolkit needed."""
 from __future__ import annotations
 
 import struct
-from typing import Any
 
 import pytest
+from hostile import Section, elf
 
 from polywheel.audit.binary import BinaryAudit
+from polywheel.audit.elf import open_elf
 from polywheel.audit.fatbin import read_fatbins
 from polywheel.cmake.report import BuildReport
 from polywheel.errors import BuildError, ConfigError
@@ -283,23 +284,6 @@ def test_audit_names_arch_specific_code() -> None:
 # --- reading the suffix from fat binaries ----------------------------------------------------
 
 
-class _Section:
-    def __init__(self, data: bytes) -> None:
-        self.header = {"sh_type": "SHT_PROGBITS", "sh_flags": 0, "sh_offset": 0}
-        self.header["sh_size"] = len(data)
-
-    def __getitem__(self, key: str) -> Any:
-        return self.header[key]
-
-
-class _Elf:
-    def __init__(self, data: bytes) -> None:
-        self.section = _Section(data)
-
-    def get_section_by_name(self, name: str) -> _Section | None:
-        return self.section if name == ".nv_fatbin" else None
-
-
 def entry(kind: int, arch: int, flags: int = 0, payload: bytes = b"") -> bytes:
     """A fat-binary entry as fatbinary 13.0 writes it: 64-byte header, flags at 40."""
     head = struct.pack("<HHIQIIHHIII", kind, 0x101, 64, len(payload), 0, 0, 0, 8, arch, 0, 0)
@@ -316,7 +300,8 @@ def targets(*entries: bytes) -> BinaryAudit:
     body = b"".join(entries)
     data = struct.pack("<IHHQ", 0xBA55ED50, 1, 16, len(body)) + body
     audit = BinaryAudit("lib.so", "x86_64")
-    read_fatbins(_Elf(data), data, audit)
+    library = elf([Section(".nv_fatbin", data, flags=2)])
+    read_fatbins(open_elf(library), library, audit)
     return audit
 
 

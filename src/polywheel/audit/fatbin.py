@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import re
 import struct
-from typing import Any
 
 from polywheel.audit.binary import BinaryAudit
+from polywheel.audit.elf import SHF_COMPRESSED, SHT_PROGBITS, Buffer, ElfFile
 
 __all__ = ["read_fatbins"]
 
 _FATBIN_MAGIC = 0xBA55ED50
 
 
-_SHF_COMPRESSED = 0x800
 _HEADER = 16  # magic, version, header size, payload size
 _ENTRY_HEADER = 32  # kind, flags, header size, payload size, ..., version, arch
 _FLAGS_AT, _FLAGS_END = 40, 48
@@ -56,18 +55,18 @@ def _suffix(kind: int, flags: int, payload: memoryview) -> str:
     return match.group(1).decode() if match else ""
 
 
-def read_fatbins(elf: Any, file: bytes | bytearray, audit: BinaryAudit) -> None:
+def read_fatbins(elf: ElfFile, file: Buffer, audit: BinaryAudit) -> None:
     """Every loop advances by at least a header or stops, so hostile sizes (zero,
     huge, pointing past the data) cost no more than one pass over the section."""
-    section = elf.get_section_by_name(".nv_fatbin")
+    section = next((s for s in elf.sections if s.name == ".nv_fatbin"), None)
     if section is None:
         return
-    if section["sh_type"] != "SHT_PROGBITS" or section["sh_flags"] & _SHF_COMPRESSED:
+    if section.type != SHT_PROGBITS or section.flags & SHF_COMPRESSED:
         audit.problem = "cannot decode .nv_fatbin: not a plain data section"
         return
     # A view of the file's bytes (open_elf checked they are inside it): a fat binary
     # may be most of a CUDA library, and is not copied.
-    data = memoryview(file)[section["sh_offset"] : section["sh_offset"] + section["sh_size"]]
+    data = elf.bytes_of(section)
     offset = 0
     while offset + _HEADER <= len(data):
         magic, _version, header, size = struct.unpack_from("<IHHQ", data, offset)

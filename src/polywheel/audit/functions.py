@@ -13,9 +13,8 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import struct
-from typing import Any
 
-from polywheel.audit.elf import DECODE_ERRORS
+from polywheel.audit.elf import DECODE_ERRORS, Buffer, ElfFile
 
 __all__ = ["FunctionTable", "function_table"]
 
@@ -42,21 +41,18 @@ class FunctionTable:
         return self.names[i] if i < len(self.starts) and self.starts[i] == address else None
 
 
-def _section(elf: Any, name: str) -> Any | None:
-    section = elf.get_section_by_name(name)
-    return None if section is None or section["sh_type"] == "SHT_NOBITS" else section
-
-
-def _symbols(elf: Any, data: bytes | bytearray) -> dict[int, tuple[str, int]]:
+def _symbols(elf: ElfFile, data: Buffer) -> dict[int, tuple[str, int]]:
     """Function symbols: address -> (name, size)."""
     for table_name in (".symtab", ".dynsym"):
-        table = _section(elf, table_name)
-        if table is None or table["sh_entsize"] not in (0, _SYMBOL.size):
+        table = elf.section(table_name)
+        if table is None or table.entsize not in (0, _SYMBOL.size):
             continue
-        strings = elf.get_section(table["sh_link"])
-        first = strings["sh_offset"]
-        last = first + strings["sh_size"]
-        offset, size = table["sh_offset"], table["sh_size"] - table["sh_size"] % _SYMBOL.size
+        if table.link >= len(elf.sections) or not elf.sections[table.link].has_bytes:
+            continue  # no string table: names unknown, as without this table
+        strings = elf.sections[table.link]
+        first = strings.offset
+        last = first + strings.size
+        offset, size = table.offset, table.size - table.size % _SYMBOL.size
         found: dict[int, tuple[str, int]] = {}
         for name, info, _other, _shndx, value, length in _SYMBOL.iter_unpack(
             data[offset : offset + size]
@@ -71,10 +67,10 @@ def _symbols(elf: Any, data: bytes | bytearray) -> dict[int, tuple[str, int]]:
     return {}
 
 
-def _unwind_starts(elf: Any, data: bytes | bytearray) -> list[int]:
-    header = _section(elf, ".eh_frame_hdr")
+def _unwind_starts(elf: ElfFile, data: Buffer) -> list[int]:
+    header = elf.section(".eh_frame_hdr")
     if header is not None:
-        offset, size, address = header["sh_offset"], header["sh_size"], header["sh_addr"]
+        offset, size, address = header.offset, header.size, header.address
         raw = data[offset : offset + size]
         if len(raw) >= 4 and raw[0] == 1 and raw[2] == _UDATA4 and raw[3] == _SDATA4_DATAREL:
             pointer = _EH_PTR_SIZES.get(raw[1] & 0x0F)
@@ -87,19 +83,22 @@ def _unwind_starts(elf: Any, data: bytes | bytearray) -> list[int]:
     return _fde_starts(elf)
 
 
-def _fde_starts(elf: Any) -> list[int]:
+def _fde_starts(elf: ElfFile) -> list[int]:
     """The slow way, for files without a usual `.eh_frame_hdr`: every FDE, parsed."""
+    if elf.section(".eh_frame") is None and elf.section(".debug_frame") is None:
+        return []
     from elftools.dwarf.callframe import FDE
 
     try:
-        info = elf.get_dwarf_info(follow_links=False)
-        entries = info.EH_CFI_entries() if info.has_EH_CFI() else []
-        return [e.header["initial_location"] for e in entries if isinstance(e, FDE)]
+        with elf.pyelftools() as parsed:
+            info = parsed.get_dwarf_info(follow_links=False)
+            entries = info.EH_CFI_entries() if info.has_EH_CFI() else []
+            return [e.header["initial_location"] for e in entries if isinstance(e, FDE)]
     except DECODE_ERRORS:
         return []  # unreadable unwind info: those functions show as `<section>`
 
 
-def function_table(elf: Any, data: bytes | bytearray) -> FunctionTable:
+def function_table(elf: ElfFile, data: Buffer) -> FunctionTable:
     symbols = _symbols(elf, data)
     named = {start: name for start, (name, _size) in symbols.items()}
     symbol_starts = sorted(symbols)

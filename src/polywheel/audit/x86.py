@@ -19,10 +19,10 @@ import itertools
 from collections import Counter
 from collections.abc import Iterable
 from operator import attrgetter
-from typing import Any
 
 from polywheel.audit.binary import AuditAllow, BinaryAudit
-from polywheel.audit.functions import function_table
+from polywheel.audit.elf import Buffer, ElfFile
+from polywheel.audit.functions import FunctionTable, function_table
 from polywheel.audit.parallel import map_forked
 from polywheel.namespaces.x86_64 import level_of_features
 
@@ -37,7 +37,6 @@ except ImportError:  # pragma: no cover - other interpreters
             mapping[item] = mapping.get(item, 0) + 1
 
 
-_SHF_EXECINSTR = 0x4
 # What every opcode needs: (level, features outside the levels, all feature names).
 Needs = tuple[int, frozenset[str], tuple[str, ...]]
 
@@ -63,19 +62,9 @@ def classification() -> tuple[dict[int, Needs], frozenset[int]]:
     return needs, noteworthy
 
 
-def _code_sections(elf: Any) -> list[tuple[str, int, int, int]]:
+def _code_sections(elf: ElfFile) -> list[tuple[str, int, int, int]]:
     """(name, address, file offset, size) of every executable section with bytes."""
-    found = []
-    for section in elf.iter_sections():
-        if (
-            section["sh_type"] == "SHT_PROGBITS"
-            and section["sh_flags"] & _SHF_EXECINSTR
-            and section["sh_size"]
-        ):
-            found.append(
-                (section.name, section["sh_addr"], section["sh_offset"], section["sh_size"])
-            )
-    return found
+    return [(s.name, s.address, s.offset, s.size) for s in elf.sections if s.is_code]
 
 
 # Below this much code a second process costs more than it saves.
@@ -85,7 +74,7 @@ Region = tuple[str, int, int, int]  # section, first address, end address, file 
 Counts = tuple[dict[int, int], dict[tuple[str, str], dict[int, int]]]
 
 
-def _regions(elf: Any, data: bytes | bytearray) -> tuple[list[Region], Any]:
+def _regions(elf: ElfFile, data: Buffer) -> tuple[list[Region], FunctionTable]:
     """One region per function (one function start to the next), in file order."""
     functions = function_table(elf, data)
     regions: list[Region] = []
@@ -96,7 +85,7 @@ def _regions(elf: Any, data: bytes | bytearray) -> tuple[list[Region], Any]:
     return regions, functions
 
 
-def _count(data: bytes | bytearray, regions: list[Region], functions: Any) -> Counts:
+def _count(data: Buffer, regions: list[Region], functions: FunctionTable) -> Counts:
     """All opcodes counted, and the noteworthy ones per (function, section)."""
     from iced_x86 import Decoder
 
@@ -133,7 +122,7 @@ def _split(regions: list[Region], parts: int) -> list[list[Region]]:
 
 
 def decode_x86(
-    elf: Any, data: bytes | bytearray, audit: BinaryAudit, allow: AuditAllow, jobs: int = 1
+    elf: ElfFile, data: Buffer, audit: BinaryAudit, allow: AuditAllow, jobs: int = 1
 ) -> None:
     """Count `data`'s instructions per opcode, and the noteworthy ones per function;
     with `jobs` > 1, a large file is decoded in that many processes."""

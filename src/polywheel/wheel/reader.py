@@ -11,11 +11,14 @@ read at `{dist-info}/variant.json` and nowhere else.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import mmap
 import os
 import stat
 import zipfile
-from collections.abc import Mapping
+import zlib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -134,8 +137,20 @@ class WheelReader:
     def has(self, arcname: str) -> bool:
         return arcname in self._by_name
 
-    def open_member(self, arcname: str) -> IO[bytes]:
-        return self._zip.open(self._by_name[arcname])
+    @contextlib.contextmanager
+    def open_member(self, arcname: str) -> Iterator[IO[bytes]]:
+        """The member as a file, for `with`: what it cannot inflate is a WheelFormatError."""
+        with self._inflating(arcname), self._zip.open(self._by_name[arcname]) as f:
+            yield f
+
+    @contextlib.contextmanager
+    def _inflating(self, arcname: str) -> Iterator[None]:
+        """Bytes that do not inflate, or inflate to other bytes than their CRC says,
+        are the wheel's fault: one error naming the member."""
+        try:
+            yield
+        except (zlib.error, zipfile.BadZipFile, EOFError) as exc:
+            raise WheelFormatError(f"{self.path.name}: {arcname} cannot be read: {exc}") from None
 
     def read(self, arcname: str, *, limit: int | None = None) -> bytes:
         """A member's bytes; `limit` bounds what a small metadata file may cost."""
@@ -145,34 +160,45 @@ class WheelReader:
             raise WheelFormatError(
                 f"{self.path.name}: {arcname} is {info.file_size} bytes, over the limit of {bound}"
             )
-        with self._zip.open(info) as f:
+        with self._inflating(arcname), self._zip.open(info) as f:
             data = f.read(bound + 1)
         if len(data) > bound:
             raise WheelFormatError(f"{self.path.name}: {arcname} is larger than it claims")
         return data
 
-    def read_buffer(self, arcname: str) -> bytearray:
+    def read_buffer(self, arcname: str) -> mmap.mmap | bytearray:
         """A member's bytes in one buffer of exactly its size, filled 1 MiB at a time:
         a library of several hundred MB costs its size once, not twice (reading it
-        whole would concatenate the inflated chunks)."""
+        whole would concatenate the inflated chunks). The buffer is anonymous memory of
+        its own (`mmap`), not the allocator's: closing it gives the memory back to the
+        system at once, where a freed heap block of tens of MB would raise glibc's
+        mmap threshold and leave later libraries fragmenting the heap. Close it when
+        done."""
         info = self._by_name[arcname]
         if info.file_size > self.limits.max_member_size:
             raise WheelFormatError(
                 f"{self.path.name}: {arcname} is {info.file_size} bytes, over the limit of "
                 f"{self.limits.max_member_size}"
             )
-        buffer = bytearray(info.file_size)
-        view = memoryview(buffer)
-        filled = 0
-        with self._zip.open(info) as f:
-            while filled < len(buffer):
-                chunk = f.read(min(1 << 20, len(buffer) - filled))
-                if not chunk:
-                    raise WheelFormatError(f"{self.path.name}: {arcname} is shorter than it claims")
-                view[filled : filled + len(chunk)] = chunk
-                filled += len(chunk)
-            if f.read(1):
-                raise WheelFormatError(f"{self.path.name}: {arcname} is larger than it claims")
+        if not info.file_size:
+            return bytearray()
+        buffer = mmap.mmap(-1, info.file_size)
+        try:
+            with self._inflating(arcname), memoryview(buffer) as view, self._zip.open(info) as f:
+                filled = 0
+                while filled < len(buffer):
+                    chunk = f.read(min(1 << 20, len(buffer) - filled))
+                    if not chunk:
+                        raise WheelFormatError(
+                            f"{self.path.name}: {arcname} is shorter than it claims"
+                        )
+                    view[filled : filled + len(chunk)] = chunk
+                    filled += len(chunk)
+                if f.read(1):
+                    raise WheelFormatError(f"{self.path.name}: {arcname} is larger than it claims")
+        except BaseException:
+            buffer.close()
+            raise
         return buffer
 
     def dist_info_file(self, name: str) -> bytes | None:
