@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from polywheel.audit.binary import AuditAllow, BinaryAudit
-from polywheel.audit.elf import DECODE_ERRORS
+from polywheel.audit.elf import pyelftools_errors
 from polywheel.namespaces.x86_64 import level_of_features
 
 __all__ = ["decode_x86_reference"]
@@ -61,7 +61,7 @@ class _Functions:
         try:
             info = self.elf.get_dwarf_info(follow_links=False)
             entries = info.EH_CFI_entries() if info.has_EH_CFI() else []
-        except DECODE_ERRORS:
+        except pyelftools_errors():
             return  # unreadable unwind info: those addresses show as `<section>`
         self._add(
             (

@@ -31,6 +31,7 @@ __all__ = [
     "ElfRefused",
     "Section",
     "open_elf",
+    "pyelftools_errors",
 ]
 
 # Linked libraries have a few dozen sections; thousands mean a crafted file whose
@@ -64,29 +65,26 @@ class ElfRefused(Exception):
     """The file is ELF, but its code cannot be decoded; the message says why."""
 
 
-def _decode_errors() -> tuple[type[BaseException], ...]:
+# What bytes that lie about themselves make the readers here and iced raise.
+DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    ElfRefused,
+    struct.error,
+    ValueError,
+    OverflowError,
+    IndexError,
+    KeyError,
+    EOFError,
+    UnicodeDecodeError,
+)
+
+
+def pyelftools_errors() -> tuple[type[BaseException], ...]:
+    """What pyelftools raises on such bytes (imported only when it is used)."""
     from elftools.common.exceptions import DWARFError, ELFError
     from elftools.construct import ConstructError
 
-    # What pyelftools (unwind info) and iced raise on bytes that lie about themselves.
-    return (
-        ElfRefused,
-        ELFError,
-        ConstructError,
-        DWARFError,
-        struct.error,
-        ValueError,
-        OverflowError,
-        IndexError,
-        KeyError,
-        EOFError,
-        UnicodeDecodeError,
-        # pyelftools checks some unwind-table invariants with `assert`.
-        AssertionError,
-    )
-
-
-DECODE_ERRORS = _decode_errors()
+    # pyelftools checks some unwind-table invariants with `assert`.
+    return (ELFError, ConstructError, DWARFError, AssertionError, *DECODE_ERRORS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,12 +197,15 @@ class ElfFile:
 
     @contextlib.contextmanager
     def pyelftools(self) -> Iterator[Any]:
-        """A pyelftools `ELFFile` over the same bytes, released on exit."""
+        """A pyelftools `ELFFile` over the same bytes, released on exit; what it raises
+        on bad bytes comes out as ElfRefused."""
         from elftools.elf.elffile import ELFFile
 
         stream = _ViewStream(self.data)
         try:
             yield ELFFile(cast("IO[bytes]", stream))
+        except pyelftools_errors() as exc:
+            raise ElfRefused(f"{type(exc).__name__}: {exc}") from None
         finally:
             stream.close()
 

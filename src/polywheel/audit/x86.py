@@ -4,7 +4,7 @@ iced-x86 knows the CPUID features of every instruction; the x86_64 namespace mod
 says which level each feature belongs to.
 
 Speed: the features of an instruction depend only on its opcode (iced's `code`), so
-all ~5,000 codes are classified once, up front. Each function (the span from one
+each code is classified once, the first time it is met. Each function (the span from one
 function start to the next) is then decoded on its own and its codes counted by
 `Counter(map(...))`, which runs in C: Python does no work per instruction, only per
 function. Functions are also what the report names, so no address lookup is needed.
@@ -26,7 +26,7 @@ from polywheel.audit.functions import FunctionTable, function_table
 from polywheel.audit.parallel import map_forked
 from polywheel.namespaces.x86_64 import level_of_features
 
-__all__ = ["classification", "decode_x86"]
+__all__ = ["decode_x86"]
 
 try:  # What Counter() itself counts with: a C loop in CPython.
     from _collections import _count_elements as count_into  # type: ignore[import-not-found]
@@ -41,25 +41,43 @@ except ImportError:  # pragma: no cover - other interpreters
 Needs = tuple[int, frozenset[str], tuple[str, ...]]
 
 
-@functools.cache
-def classification() -> tuple[dict[int, Needs], frozenset[int]]:
-    """Every iced code's needs, and the codes worth reporting (above v1 or outside the
-    levels)."""
-    from iced_x86 import Code, CpuidFeature, Instruction
+class _Classes:
+    """What each iced code needs, learnt the first time the code is met: a library
+    uses a few hundred of iced's ~5,000 codes, and classifying them all up front cost
+    more than auditing a small extension module."""
 
-    names = {
-        v: k for k, v in vars(CpuidFeature).items() if not k.startswith("_") and isinstance(v, int)
-    }
-    needs: dict[int, Needs] = {}
-    for key, code in vars(Code).items():
-        if key.startswith("_") or not isinstance(code, int):
-            continue
-        instruction = Instruction.create(code)  # type: ignore[arg-type]  # the stubs want the enum
-        feats = tuple(names.get(f, str(f)) for f in instruction.cpuid_features())
-        level, other = level_of_features(feats)
-        needs[code] = (level, other, feats)
-    noteworthy = frozenset(c for c, (level, other, _f) in needs.items() if level > 1 or other)
-    return needs, noteworthy
+    def __init__(self) -> None:
+        from iced_x86 import CpuidFeature
+
+        self.names = {
+            v: k
+            for k, v in vars(CpuidFeature).items()
+            if not k.startswith("_") and isinstance(v, int)
+        }
+        self.needs: dict[int, Needs] = {}
+        # The codes worth reporting: above v1, or outside the levels.
+        self.noteworthy: set[int] = set()
+
+    def learn(self, codes: Iterable[int]) -> None:
+        from iced_x86 import Instruction
+
+        for code in codes:
+            instruction = Instruction.create(code)  # type: ignore[arg-type]  # the stubs want the enum
+            feats = tuple(self.names.get(f, str(f)) for f in instruction.cpuid_features())
+            level, other = level_of_features(feats)
+            self.needs[code] = (level, other, feats)
+            if level > 1 or other:
+                self.noteworthy.add(code)
+
+    def learn_new(self, counts: dict[int, int]) -> None:
+        unknown = counts.keys() - self.needs.keys()  # a C-level set operation
+        if unknown:
+            self.learn(unknown)
+
+
+@functools.cache
+def classes() -> _Classes:
+    return _Classes()
 
 
 def _code_sections(elf: ElfFile) -> list[tuple[str, int, int, int]]:
@@ -89,7 +107,8 @@ def _count(data: Buffer, regions: list[Region], functions: FunctionTable) -> Cou
     """All opcodes counted, and the noteworthy ones per (function, section)."""
     from iced_x86 import Decoder
 
-    _needs, noteworthy = classification()
+    known = classes()
+    noteworthy = known.noteworthy
     code_of = attrgetter("code")
     total: dict[int, int] = {}
     found: dict[tuple[str, str], dict[int, int]] = {}
@@ -99,6 +118,7 @@ def _count(data: Buffer, regions: list[Region], functions: FunctionTable) -> Cou
         count_into(counts, map(code_of, Decoder(64, data[start : start + stop - begin], ip=begin)))
         for code, count in counts.items():
             total[code] = total.get(code, 0) + count
+        known.learn_new(counts)
         if noteworthy.isdisjoint(counts):
             continue
         function = functions.name_at(begin) or f"<{name}>"
@@ -126,7 +146,7 @@ def decode_x86(
 ) -> None:
     """Count `data`'s instructions per opcode, and the noteworthy ones per function;
     with `jobs` > 1, a large file is decoded in that many processes."""
-    needs, _noteworthy = classification()
+    known = classes()
     regions, functions = _regions(elf, data)
     code_bytes = sum(stop - begin for _n, begin, stop, _o in regions)
     parts = _split(regions, jobs if code_bytes >= _PARALLEL_MIN_BYTES else 1)
@@ -136,6 +156,8 @@ def decode_x86(
         total.update(part_total)
         for key, codes in part_found.items():
             found.setdefault(key, Counter()).update(codes)
+    known.learn_new(total)  # what forked processes met, this one may not have
+    needs = known.needs
     audit.instructions += sum(total.values())
     for code, count in total.items():
         for feature in needs[code][2]:
