@@ -16,7 +16,7 @@ pytestmark = pytest.mark.compile
 def test_the_floor_is_polywheels_own_requirement() -> None:
     from scikit_build_core.settings import skbuild_read_settings as reader
 
-    from polywheel.cmake.runner import floor_minimum_version
+    from polywheel.cmake.minimum_version import floor_minimum_version
 
     floor_minimum_version()
     floor_minimum_version()  # once is enough, twice does not wrap twice

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from scikit_build_core import build as _skbuild
 
-from polywheel.cmake.runner import floor_minimum_version
+from polywheel.cmake.minimum_version import floor_minimum_version
 from polywheel.errors import boundary
 
 if TYPE_CHECKING:
@@ -94,8 +94,7 @@ def build_sdist(sdist_directory: str, config_settings: ConfigSettings = None) ->
 def _requires(hook: str, config_settings: ConfigSettings) -> list[str]:
     """scikit-build-core's answer (asked without polywheel's own keys: it rejects them),
     plus the `build-requires` of the variants the call builds."""
-    from polywheel.matrix.selection import OWN_KEYS
-    from polywheel.pipeline.pep517 import build_requires_of
+    from polywheel.matrix.selection import OWN_KEYS, build_requires_of
 
     sdist = hook.endswith("sdist")
     with boundary():
@@ -103,7 +102,7 @@ def _requires(hook: str, config_settings: ConfigSettings) -> list[str]:
             # Nothing to select: skip reading the matrix (build_sdist validates it).
             return list(getattr(_skbuild, hook)(config_settings))
         project, selection, rest = _load(config_settings)
-        extra = [] if sdist else build_requires_of(project, selection)
+        extra = [] if sdist else build_requires_of(project.matrix, selection)
         return [*getattr(_skbuild, hook)(rest), *extra]
 
 

@@ -79,8 +79,7 @@ def test_axis_entries_merge_their_build_requires() -> None:
 
 
 def test_variant_build_requires_reach_the_pep517_hooks() -> None:
-    from polywheel.matrix.selection import Selection
-    from polywheel.pipeline.pep517 import build_requires_of
+    from polywheel.matrix.selection import Selection, build_requires_of
 
     matrix = _matrix(
         {
@@ -99,14 +98,9 @@ def test_variant_build_requires_reach_the_pep517_hooks() -> None:
         }
     )
 
-    class _Project:
-        pass
-
-    project = _Project()
-    project.matrix = matrix  # type: ignore[attr-defined]
     both = Selection(labels=("old", "new"))
-    assert build_requires_of(project, both) == ["b<2", "b>=2"]  # type: ignore[arg-type]
-    assert build_requires_of(project, Selection(labels=("new",))) == ["b>=2"]  # type: ignore[arg-type]
+    assert build_requires_of(matrix, both) == ["b<2", "b>=2"]
+    assert build_requires_of(matrix, Selection(labels=("new",))) == ["b>=2"]
 
 
 def test_invalid_build_requires_names_the_key() -> None:

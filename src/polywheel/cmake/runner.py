@@ -13,13 +13,14 @@ import os
 import re
 import shlex
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from polywheel.cachedir import user_cache_dir
 from polywheel.cmake import compiler_cache
 from polywheel.cmake.freshness import ConfigureState
 from polywheel.cmake.include import render_variant_include
+from polywheel.cmake.minimum_version import floor_minimum_version
 from polywheel.cmake.old_make import make_shim_dir
 from polywheel.cmake.report import BuildReport, RawBuild
 from polywheel.cmake.toolchain import cudart_library, toolkit_nvcc
@@ -45,43 +46,6 @@ _SKBUILD_ENV_DROPPED = (
 )
 _PROJECT_INCLUDE_ARG = re.compile(r"^-DCMAKE_PROJECT_INCLUDE(?::[A-Z]+)?=(.*)$")
 ConfigSettings = Mapping[str, "str | list[str]"]
-
-
-def floor_minimum_version() -> None:
-    """Make `minimum-version = "build-system.requires"` work with polywheel as the backend.
-
-    scikit-build-core reads that literal from a `scikit-build-core` entry of
-    `build-system.requires` only, before any -C or environment override, and stops when
-    there is none. A project whose requires name polywheel instead gets the floor of
-    polywheel's own scikit-build-core requirement: that is the oldest scikit-build-core
-    this polywheel builds with, so the behaviour it asks for is stable across the
-    scikit-build-core releases a build environment may resolve to.
-    """
-    from importlib import metadata
-
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
-    from scikit_build_core.settings import skbuild_read_settings as reader
-
-    original = getattr(reader, "get_min_requires")  # noqa: B009 - not in its __all__
-    if getattr(original, "polywheel_floor", False):
-        return
-
-    def get_min_requires(package: str, reqlist: Iterable[str]) -> object:
-        reqlist = list(reqlist)
-        found = original(package, reqlist)
-        if found is not None or canonicalize_name(package) != "scikit-build-core":
-            return found
-        if not any(canonicalize_name(Requirement(r).name) == "polywheel" for r in reqlist):
-            return None
-        try:
-            own = metadata.requires("polywheel") or []
-        except metadata.PackageNotFoundError:  # pragma: no cover - run from a bare tree
-            return None
-        return original(package, own)
-
-    get_min_requires.polywheel_floor = True  # type: ignore[attr-defined]
-    setattr(reader, "get_min_requires", get_min_requires)  # noqa: B010
 
 
 def variant_build_dir(project: Project, label: str, config_settings: ConfigSettings) -> str:

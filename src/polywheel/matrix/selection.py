@@ -9,7 +9,7 @@ from polywheel.errors import SelectionError, close_matches_hint
 from polywheel.matrix.spec import Matrix
 from polywheel.properties import NULL_LABEL, parse_property
 
-__all__ = ["ALL", "Selection", "split_config_settings"]
+__all__ = ["ALL", "Selection", "build_requires_of", "split_config_settings"]
 
 ALL = ":all:"
 # Our keys, and the ones meson-python's fork and scikit-build-core use for the same
@@ -104,3 +104,14 @@ def _checked(selection: Selection) -> Selection:
             "their names, several variant wheels would overwrite each other"
         )
     return selection
+
+
+def build_requires_of(matrix: Matrix, selection: Selection) -> list[str]:
+    """The `build-requires` of the variants a PEP 517 call builds: the frontend installs
+    them, since the hooks cannot change their own environment."""
+    if selection.plain or not selection.labels:
+        spec = matrix.get(selection.labels[0]) if selection.labels else matrix.plain
+        specs = [spec] if spec else []
+    else:
+        specs = [matrix.get(label) for label in selection.labels]
+    return list(dict.fromkeys(r for spec in specs for r in spec.build_requires))

@@ -15,19 +15,7 @@ from polywheel.project import Project
 from polywheel.wheel.reader import open_wheel
 from polywheel.wheel.writer import staging_dir
 
-__all__ = ["build_requires_of", "build_selection"]
-
-
-def build_requires_of(project: Project, selection: Selection) -> list[str]:
-    """The `build-requires` of the variants a PEP 517 call builds: the frontend installs
-    them, since the hooks cannot change their own environment."""
-    matrix = project.matrix
-    if selection.plain or not selection.labels:
-        spec = matrix.get(selection.labels[0]) if selection.labels else matrix.plain
-        specs = [spec] if spec else []
-    else:
-        specs = [matrix.get(label) for label in selection.labels]
-    return list(dict.fromkeys(r for spec in specs for r in spec.build_requires))
+__all__ = ["build_selection"]
 
 
 def _check_prepared(wheel: Path, metadata_directory: str) -> None:
