@@ -11,13 +11,14 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import sysconfig
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import polywheel
+from conftest import polywheel, run
 
 from polywheel.cmake.compiler_cache import find_ccache
 
@@ -89,6 +90,24 @@ def test_the_cache_changes_no_byte_of_the_wheels(
     )  # fmt: skip
     assert "from the cache" not in uncached.stdout
     assert wheels(project / "dist") == cold
+
+
+def test_a_lone_pep517_wheel_is_cached_only_into_a_kept_cache(
+    copy_project: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """`python -m build` of one wheel: nothing would read its cache entries, so "auto"
+    writes none into the user's home; a CCACHE_DIR that a CI job keeps does get them."""
+    project = copy_project("many_tus")
+    env = {"XDG_CACHE_HOME": str(tmp_path / "home-cache")}
+    build = [sys.executable, "-m", "build", "--no-isolation", "--wheel", "--outdir", "dist"]
+    lone = run(build, cwd=project, env=env)
+    assert "through the shared compiler cache" not in lone.stdout
+    assert not (tmp_path / "home-cache" / "polywheel" / "ccache").exists()
+    kept = tmp_path / "kept"
+    run(
+        [*build, "-C", "variant-label=x86_64_v3"], cwd=project, env={**env, "CCACHE_DIR": str(kept)}
+    )
+    assert hits(ccache_stats(kept)) + ccache_stats(kept)["cache_miss"] == NON_HOT + HOT
 
 
 def test_off_compiles_without_the_cache(

@@ -57,6 +57,20 @@ def test_the_cache_folder_is_polywheels_unless_ccache_dir_is_set(
     assert theirs is not None and theirs.command == ("/opt/bin/ccache",)
 
 
+def test_a_lone_wheel_is_cached_only_into_a_cache_the_user_keeps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`pip wheel .` builds one wheel: "auto" caches it only where a later build reads
+    it; "ccache" always; builds whose stores others read (a matrix) always."""
+    monkeypatch.setattr(compiler_cache, "find_ccache", _found((4, 14, 2)))
+    assert launcher("auto", {}, label=None, shared=False) is None
+    assert launcher("ccache", {}, label=None, shared=False) is not None
+    assert launcher("auto", {}, label=None, shared=True) is not None
+    for kept in ("CCACHE_DIR", "CCACHE_REMOTE_STORAGE", "CCACHE_SECONDARY_STORAGE"):
+        assert launcher("auto", {kept: "x"}, label=None, shared=False) is not None, kept
+    assert launcher("auto", {"CCACHE_DIR": ""}, label=None, shared=False) is None
+
+
 def test_stats_are_read_from_ccaches_stats_log(tmp_path: Path) -> None:
     log = tmp_path / "stats.log"
     log.write_text(

@@ -37,6 +37,7 @@ from polywheel.errors import BuildError
 from polywheel.project import Project
 
 __all__ = [
+    "KEPT_CACHE_ENV",
     "MIN_VERSION",
     "CacheStats",
     "Launcher",
@@ -104,12 +105,29 @@ def _shown(version: tuple[int, ...]) -> str:
     return ".".join(map(str, version))
 
 
+# A cache the user keeps: a folder a CI job saves between runs, or remote storage.
+KEPT_CACHE_ENV = ("CCACHE_DIR", "CCACHE_REMOTE_STORAGE", "CCACHE_SECONDARY_STORAGE")
+
+
 def launcher(
-    mode: str, environ: Mapping[str, str] = os.environ, *, label: str | None
+    mode: str,
+    environ: Mapping[str, str] = os.environ,
+    *,
+    label: str | None,
+    shared: bool = True,
 ) -> Launcher | None:
     """The launcher for one variant build, or None for no cache (`mode` "off", or
-    "auto" without a usable ccache); mode "ccache" without one is a BuildError."""
+    "auto" without a usable ccache); mode "ccache" without one is a BuildError.
+
+    `shared` says whether other builds can read what this one stores: the variants of
+    one `polywheel build` and its reruns. A lone PEP 517 wheel (`pip wheel .`) compiles
+    each source once and rebuilds incrementally in its build folder, so "auto" caches
+    it only into a cache the user keeps (KEPT_CACHE_ENV): ccache would otherwise cost
+    a second preprocessing of every source and fill a folder in the user's home that
+    nothing reads."""
     if mode == "off":
+        return None
+    if mode == "auto" and not shared and not any(environ.get(k) for k in KEPT_CACHE_ENV):
         return None
     found = find_ccache(environ)
     problem = None

@@ -121,14 +121,21 @@ def _patched_environ(changes: Mapping[str, str | None]) -> Iterator[None]:
 
 
 def _variant_inputs(
-    project: Project, spec: VariantSpec, settings: ConfigSettings, info_path: Path
+    project: Project,
+    spec: VariantSpec,
+    settings: ConfigSettings,
+    info_path: Path,
+    *,
+    cache_shared: bool,
 ) -> tuple[dict[str, str | list[str]], dict[str, str | None]]:
     cs: dict[str, str | list[str]] = dict(settings)
     env: dict[str, str | None] = dict(spec.env)
     cmake_args, chained = _split_project_include(os.environ.get("CMAKE_ARGS", ""))
     chained = _user_project_include(project, settings) or chained
     environ = {**os.environ, **spec.env}
-    launcher = compiler_cache.launcher(project.settings.compiler_cache, environ, label=spec.label)
+    launcher = compiler_cache.launcher(
+        project.settings.compiler_cache, environ, label=spec.label, shared=cache_shared
+    )
     include = render_variant_include(
         spec,
         apply_flags=project.settings.apply_flags,
@@ -181,6 +188,7 @@ def build_raw_wheel(
     jobs: int | None = None,
     makeflags: str | None = None,
     fresh: bool = False,
+    cache_shared: bool = True,
 ) -> RawBuild:
     """Build one wheel with scikit-build-core into `staging` (cwd must not matter).
 
@@ -188,7 +196,8 @@ def build_raw_wheel(
     a variable CMake reads only at the first configure has changed since the last one.
     `makeflags` names the matrix's jobserver: ninja then takes its jobs from it, and no
     -j may reach ninja (an explicit -j turns its jobserver client off); without it,
-    `jobs` is this build's own share.
+    `jobs` is this build's own share. `cache_shared`: other builds read what this one
+    stores in the compiler cache (cmake/compiler_cache.launcher).
     """
     from scikit_build_core import build as skbuild
 
@@ -200,7 +209,9 @@ def build_raw_wheel(
     if spec is None:
         cs, env = dict(config_settings), dict[str, "str | None"]()
     else:
-        cs, env = _variant_inputs(project, spec, config_settings, info_path)
+        cs, env = _variant_inputs(
+            project, spec, config_settings, info_path, cache_shared=cache_shared
+        )
     cs.setdefault("wheel.reproducible", "true")
     for name in _SKBUILD_ENV_DROPPED:
         env[name] = None

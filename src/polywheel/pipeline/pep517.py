@@ -55,6 +55,7 @@ def _jobs(
                 plain=True,
                 editable=editable,
                 plain_is_variant=editable and bool(selection.labels),
+                cache_shared=False,
             )
         ]
     return [
@@ -64,6 +65,7 @@ def _jobs(
             staging / label,
             config_settings,
             defer_label=selection.defer_label,
+            cache_shared=len(selection.labels) > 1,
         )
         for label in selection.labels
     ]

@@ -61,6 +61,9 @@ class VariantJob:
     # interpreter and key; None builds in polywheel's own environment.
     build_python: str | None = None
     build_env: str | None = None
+    # Other builds read what this one stores in the compiler cache: false for the one
+    # wheel of a PEP 517 call (cmake/compiler_cache.launcher).
+    cache_shared: bool = True
 
     @property
     def label(self) -> str | None:
@@ -308,6 +311,7 @@ def build_variant(
         jobs=job.jobs,
         makeflags=job.makeflags,
         fresh=job.fresh,
+        cache_shared=job.cache_shared,
     )
     built = _write(project, job, raw)
     return dataclasses.replace(built, cache_stats=read_stats(stats_log(job.staging)))

@@ -130,7 +130,8 @@ TOOL_VARIANTS = Table(
             Choice(
                 ("auto", "ccache", "off"),
                 explain={
-                    "auto": "ccache when it is installed or on PATH",
+                    "auto": "ccache when it is installed or on PATH, for a lone PEP 517 "
+                    "wheel only into a kept cache",
                     "ccache": "ccache, and an error without it",
                     "off": "no compiler cache",
                 },
