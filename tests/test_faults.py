@@ -84,6 +84,35 @@ def test_a_signal_stops_workers_and_compilers(
     assert scratch(dist) == [] and not list(dist.glob("*.whl"))
 
 
+def processes_in_environment(marker: str) -> list[int]:
+    """Pids of live processes whose environment holds `marker` (KEY=VALUE)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@needs_linux
+def test_workers_started_early_end_with_a_build_refused_before_it_runs(
+    copy_project: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """`polywheel build` starts its worker processes before it checks the output
+    folder; a refusal there ends them too (no orphan keeps importing)."""
+    project = copy_project("simple_c")
+    marker = f"POLYWHEEL_TEST_RUN={tmp_path.name}"
+    not_a_folder = project / "dist"
+    not_a_folder.write_text("a file where the output folder should be")
+    result = polywheel(
+        "build", "-o", "dist", cwd=project, env=dict([marker.split("=", 1)]), check=False
+    )
+    assert result.returncode == 1 and "dist" in result.stderr
+    wait_for(lambda: not processes_in_environment(marker), 10, "the workers to end")
+
+
 @needs_linux
 def test_a_killed_run_takes_its_builds_along_and_the_next_run_cleans_up(
     copy_project: Callable[[str], Path],

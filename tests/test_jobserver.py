@@ -127,10 +127,13 @@ def test_a_ninja_older_than_1_13_gets_a_fixed_share(
 ) -> None:
     project = copy_project("simple_c")
     old = fake_ninja(tmp_path / "bin", "1.12.1")
+    # In front of the venv's own scripts, as in an activated venv (polywheel puts them
+    # first on PATH only when they are not on it at all).
+    scripts = Path(sys.executable).parent
     result = polywheel(
         "build", "-o", "dist", "-j", "2", "-C", "ninja.version=<1.13",
         cwd=project,
-        env={"PATH": f"{old}{os.pathsep}{os.environ['PATH']}"},
+        env={"PATH": os.pathsep.join([str(old), str(scripts), os.environ["PATH"]])},
     )  # fmt: skip
     assert "3 variant(s) of simple-c, 2 at a time with 1 compile job(s) each" in result.stdout
     assert (

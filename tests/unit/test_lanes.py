@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 from polywheel.matrix.expand import expand_matrix
 from polywheel.matrix.spec import VariantSpec
@@ -66,3 +67,20 @@ def test_a_waiting_lane_stops_with_the_build() -> None:
     stopping.set()
     order.run(1, lambda name: None, stopping)  # returns without building
     assert order.pending.qsize() == 2
+
+
+def test_workers_start_early_only_when_some_variant_has_no_earlier_build(
+    tmp_path: Path,
+) -> None:
+    from polywheel.pipeline.warm import likely_to_build
+
+    names = ["x86_64_v1", "x86_64_v3"]
+    assert likely_to_build(tmp_path, names, rebuild=False)  # never built
+    cache = tmp_path / "build" / "polywheel-cache"
+    (cache / "x86_64_v1").mkdir(parents=True)
+    (cache / "x86_64_v1" / "manifest.json").write_text("{}")
+    assert likely_to_build(tmp_path, names, rebuild=False)  # v3 never built
+    (cache / "x86_64_v3").mkdir()
+    (cache / "x86_64_v3" / "manifest.json").write_text("{}")
+    assert not likely_to_build(tmp_path, names, rebuild=False)  # a rerun: maybe nothing
+    assert likely_to_build(tmp_path, names, rebuild=True)

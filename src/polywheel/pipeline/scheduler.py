@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -45,9 +43,11 @@ from polywheel.pipeline.faults import (
 )
 from polywheel.pipeline.jobserver import Slots, jobserver, remove_stale
 from polywheel.pipeline.lanes import Lanes, primer
+from polywheel.pipeline.logs import died_of_illegal_instruction, tail
 from polywheel.pipeline.reuse import BuildCache
 from polywheel.pipeline.variant import BuiltVariant, VariantJob, build_variant
-from polywheel.pipeline.worker import build_in_worker, warm_up
+from polywheel.pipeline.warm import Workers, start_workers
+from polywheel.pipeline.worker import build_in_worker
 from polywheel.project import Project
 from polywheel.wheel.writer import staging_dir
 
@@ -150,7 +150,7 @@ def _in_worker(
             "the build process died (killed, or out of memory?)", label=job.label
         ) from None
     if isinstance(outcome, PolywheelError):
-        if outcome.hint is None and _died_of_illegal_instruction(log):
+        if outcome.hint is None and died_of_illegal_instruction(log):
             outcome.hint = (
                 "a program built during the build (a stub generator, a test) died of an "
                 "illegal instruction: it was compiled for this variant, and this machine's "
@@ -160,24 +160,6 @@ def _in_worker(
             )
         raise outcome
     return outcome
-
-
-_SIGILL = re.compile(r"Illegal instruction|\bSIGILL\b|\[code=132\]|Error 132\b")
-
-
-def _died_of_illegal_instruction(log: Path) -> bool:
-    try:
-        return bool(_SIGILL.search(log.read_text(errors="replace")))
-    except OSError:
-        return False
-
-
-def _tail(log: Path, lines: int = 25) -> str:
-    try:
-        content = log.read_text(errors="replace").splitlines()
-    except OSError:
-        return ""
-    return "\n".join("    " + line for line in content[-lines:])
 
 
 def build_matrix(
@@ -191,9 +173,12 @@ def build_matrix(
     emit: Callable[[str], None] = print,
     rebuild: bool = False,
     isolation: bool = False,
+    workers: Workers | None = None,
 ) -> MatrixResult:
     """Build the selected variants (default: all), the plain wheel and the index;
-    `isolation` builds each in an environment made from its build requirements."""
+    `isolation` builds each in an environment made from its build requirements.
+    `workers` (pipeline/warm.py), started by the caller (which closes them), are used
+    or stopped here."""
     matrix = project.matrix
     # Workers run in the project folder, so every path handed to them is absolute.
     out_dir = out_dir.resolve()
@@ -249,7 +234,8 @@ def build_matrix(
                 )
                 for name, spec, env in zip(names, specs, envs, strict=True)
             }
-            _run(project, job_of, results, cache, rebuild, (concurrent, slots), progress, emit)
+            run_with = (cache, rebuild, (concurrent, slots), progress, emit, workers)
+            _run(project, job_of, results, *run_with)
         ordered = [results[name] for name in names]
         _report_cache(ordered, slots, emit)
         return MatrixResult(ordered, *_index(project, out_dir, ordered))
@@ -278,10 +264,11 @@ def _run(
     lanes: tuple[int, Slots | None],
     progress: _Progress,
     emit: Callable[[str], None],
+    workers: Workers | None,
 ) -> None:
     """Run every job in `concurrent` lanes (pipeline/lanes.py), each one build at a time
     on its own jobserver slot when there is a jobserver; on a signal, stop the workers
-    first."""
+    first. `workers` were started early, or are None."""
     concurrent, slots = lanes
     names = list(job_of)
     keys = {
@@ -313,24 +300,21 @@ def _run(
             return
         if result.error:
             progress.say(name, f"FAILED after {result.seconds:.1f}s (log: {result.log})")
-            emit(_tail(result.log))
+            emit(tail(result.log))
         else:
             progress.say(name, f"done in {result.seconds:.1f}s")
 
-    # Worker processes only when something must really be built.
+    # Worker processes only when something must really be built; those started early
+    # (pipeline/warm.py) are used, or stopped when nothing is built after all.
     pool: ProcessPoolExecutor | EnvPool | None = None
     if any(job.build_python for job in job_of.values()):
         pool = EnvPool()
     elif any(reusable.get(name) is None for name in names):
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        spawn = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(concurrent, mp_context=spawn, initializer=warm_up)
-        # Start the workers from this thread: their parent-death signal follows the
-        # thread that started them, and the build threads end before the pool does.
-        for started in [pool.submit(os.getpid) for _ in range(concurrent)]:
-            started.result()
+        workers = workers or start_workers(concurrent)
+        pool = workers.ready()
+    if workers is not None and pool is not workers.pool:
+        workers.close(stop=True)
+        workers = None
     # Without a jobserver the first build alone would get only its share of -j.
     prime = (
         primer(

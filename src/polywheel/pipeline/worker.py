@@ -1,8 +1,9 @@
 """The worker side of `polywheel build`: one `build_variant` call in a pool process.
 
-Workers are long-lived processes of a spawn pool, so scikit-build-core and polywheel
-are imported once per worker, not once per variant. Each build's output, Python's and
-CMake's alike, goes to the variant's log file, which the parent follows for progress.
+Workers are long-lived processes of a spawn pool (pipeline/warm.py), so
+scikit-build-core and polywheel are imported once per worker, not once per variant.
+Each build's output, Python's and CMake's alike, goes to the variant's log file, which
+the parent follows for progress.
 """
 
 from __future__ import annotations
@@ -15,16 +16,7 @@ from polywheel.errors import PolywheelError
 from polywheel.pipeline.faults import detach_worker
 from polywheel.pipeline.variant import BuiltVariant, VariantJob
 
-__all__ = ["build_in_worker", "warm_up"]
-
-
-def warm_up() -> None:
-    """Pool initializer: lead a process group of its own (so the parent can stop this
-    worker with all it started), then pay the heavy imports before the first build."""
-    detach_worker()
-    import scikit_build_core.build.wheel  # noqa: F401
-
-    import polywheel.cmake.runner  # noqa: F401
+__all__ = ["build_in_worker"]
 
 
 def _build(root: Path, job: VariantJob) -> BuiltVariant | PolywheelError:
