@@ -70,9 +70,10 @@ class _Classes:
                 self.noteworthy.add(code)
 
     def learn_new(self, counts: dict[int, int]) -> None:
-        unknown = counts.keys() - self.needs.keys()  # a C-level set operation
-        if unknown:
-            self.learn(unknown)
+        # `<=` looks up each of the (few) counted codes; `counts.keys() - needs.keys()`
+        # would walk all the codes known so far, once per function.
+        if not counts.keys() <= self.needs.keys():
+            self.learn([code for code in counts if code not in self.needs])
 
 
 @functools.cache
