@@ -18,10 +18,10 @@ if TYPE_CHECKING:
     from polywheel.pipeline.warm import Workers
     from polywheel.project import Project
 
-__all__ = ["cmd_build", "config_settings"]
+__all__ = ["cmd_build"]
 
 
-def config_settings(pairs: Sequence[str]) -> dict[str, str | list[str]]:
+def _config_settings(pairs: Sequence[str]) -> dict[str, str | list[str]]:
     settings: dict[str, str | list[str]] = {}
     for pair in pairs:
         key, _, value = pair.partition("=")
@@ -67,7 +67,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     if no_isolation(args) and warm.likely_to_build(project.root, names, args.rebuild):
         # Their start overlaps this process's own; an isolated build runs each build
         # in its environment's interpreter instead (pipeline/envpool.py).
-        workers = warm.start_workers(min(max(1, args.jobs), len(names)))
+        workers = warm.Workers(min(args.jobs, len(names)))
     try:
         return _build(args, project, config, workers)
     finally:
@@ -79,7 +79,7 @@ def _checked_config(args: argparse.Namespace, project: Project) -> dict[str, str
     from polywheel.errors import SelectionError
     from polywheel.matrix.selection import OWN_KEYS
 
-    config = config_settings(args.config_setting or ())
+    config = _config_settings(args.config_setting or ())
     own = sorted(set(config) & set(OWN_KEYS))
     if own == ["defer-label"]:
         raise SelectionError(

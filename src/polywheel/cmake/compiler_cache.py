@@ -27,7 +27,6 @@ import functools
 import os
 import re
 import shutil
-import subprocess
 import sysconfig
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,6 +34,7 @@ from pathlib import Path
 from polywheel.cachedir import user_cache_dir
 from polywheel.errors import BuildError
 from polywheel.project import Project
+from polywheel.tools import tool_output
 
 __all__ = [
     "KEPT_CACHE_ENV",
@@ -76,13 +76,8 @@ class Launcher:
 
 @functools.lru_cache(maxsize=8)
 def _version(program: str) -> tuple[int, ...] | None:
-    try:
-        out = subprocess.run(
-            [program, "--print-version"], capture_output=True, text=True, timeout=30, check=True
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    match = re.match(r"\s*(\d+)\.(\d+)(?:\.(\d+))?", out)
+    out = tool_output([program, "--print-version"], timeout=30)
+    match = re.match(r"\s*(\d+)\.(\d+)(?:\.(\d+))?", out or "")
     return tuple(int(p) for p in match.groups() if p is not None) if match else None
 
 

@@ -15,10 +15,10 @@ import functools
 import hashlib
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 from polywheel.cachedir import user_cache_dir
+from polywheel.tools import tool_output
 
 __all__ = ["make_shim_dir"]
 
@@ -26,13 +26,8 @@ _FIRST_FIFO_MAKE = (4, 4)
 
 
 def _gnu_make_version(make: str) -> tuple[int, int] | None:
-    try:
-        out = subprocess.run(
-            [make, "--version"], capture_output=True, text=True, timeout=10, check=False
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    match = re.match(r"GNU Make (\d+)\.(\d+)", out)
+    out = tool_output([make, "--version"], timeout=10, check=False)
+    match = re.match(r"GNU Make (\d+)\.(\d+)", out or "")
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 

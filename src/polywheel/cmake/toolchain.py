@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import subprocess
 import sysconfig
 from pathlib import Path
 
 from polywheel.errors import BuildError
 from polywheel.namespaces.cuda_arch import find_nvcc
 from polywheel.namespaces.nvidia import cuda_lower_bound
+from polywheel.tools import tool_output
 
 __all__ = ["BUILD_ENV", "cudart_library", "probe_cuda_lower_bound", "toolkit_nvcc"]
 
@@ -76,11 +76,5 @@ def probe_cuda_lower_bound(nvcc: str | None = None) -> str | None:
     nvcc = nvcc or find_nvcc()
     if nvcc is None:
         return None
-    try:
-        out = subprocess.run(
-            [nvcc, "--version"], capture_output=True, text=True, check=True, timeout=60
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    match = _RELEASE_RE.search(out)
+    match = _RELEASE_RE.search(tool_output([nvcc, "--version"], timeout=60) or "")
     return cuda_lower_bound(match.group(1)) if match else None

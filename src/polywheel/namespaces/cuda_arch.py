@@ -23,9 +23,10 @@ import dataclasses
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Iterable
 from pathlib import Path
+
+from polywheel.tools import tool_output
 
 __all__ = [
     "DEVICES",
@@ -173,15 +174,6 @@ def find_nvcc() -> str | None:
     return None
 
 
-def _run(nvcc: str, option: str) -> str | None:
-    try:
-        return subprocess.run(
-            [nvcc, option], capture_output=True, text=True, check=True, timeout=60
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def probe_cuda_toolkit(nvcc: str | None = None) -> CudaToolkit | None:
     """What the nvcc CMake would find (or `nvcc`) compiles for; None without one, or
     when it does not answer like nvcc."""
@@ -189,7 +181,8 @@ def probe_cuda_toolkit(nvcc: str | None = None) -> CudaToolkit | None:
     if nvcc is None:
         return None
     version, real, virtual = (
-        _run(nvcc, option) for option in ("--version", "--list-gpu-code", "--list-gpu-arch")
+        tool_output([nvcc, option], timeout=60)
+        for option in ("--version", "--list-gpu-code", "--list-gpu-arch")
     )
     match = re.search(r"release (\d+\.\d+)(?:, V(\d+\.\d+\.\d+))?", version or "")
     if match is None or real is None or virtual is None:

@@ -34,6 +34,7 @@ __all__ = [
     "die_with_parent",
     "exclusive",
     "interruptible",
+    "left_by_dead_run",
     "output_lock",
     "remove_leftovers",
     "stop_process_groups",
@@ -79,14 +80,19 @@ def interruptible() -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+def left_by_dead_run(name: str, prefix: str) -> bool:
+    """Whether `name` is `{prefix}{pid}-...` of a polywheel process that no longer runs:
+    what a killed run left behind."""
+    pid_text = name[len(prefix) :].split("-", 1)[0]
+    if not name.startswith(prefix) or not pid_text.isdigit():
         return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
     except PermissionError:
-        return True  # someone else's live process
-    return True
+        return False  # someone else's live process
+    return False
 
 
 def remove_leftovers(folder: Path) -> list[Path]:
@@ -95,10 +101,7 @@ def remove_leftovers(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return removed
     for entry in folder.iterdir():
-        if not entry.name.startswith(SCRATCH):
-            continue
-        pid_text = entry.name[len(SCRATCH) :].split("-", 1)[0]
-        if not pid_text.isdigit() or _alive(int(pid_text)):
+        if not left_by_dead_run(entry.name, SCRATCH):
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)

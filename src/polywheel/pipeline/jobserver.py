@@ -35,6 +35,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from polywheel.pipeline.faults import left_by_dead_run
+
 __all__ = ["TOKEN", "Jobserver", "Slots", "jobserver", "remove_stale"]
 
 TOKEN = b"+"
@@ -188,26 +190,14 @@ def remove_stale(folder: Path | None = None) -> list[Path]:
         return removed
     uid = os.getuid() if hasattr(os, "getuid") else None
     for entry in entries:
-        name = entry.name
-        if not (name.startswith(_PREFIX) and _MARK in name):
+        if _MARK not in entry.name or not left_by_dead_run(entry.name, _PREFIX):
             continue
-        pid_text = name[len(_PREFIX) :].split("-", 1)[0]
         try:
             owner = entry.stat(follow_symlinks=False).st_uid
         except OSError:
             continue
-        if not pid_text.isdigit() or (uid is not None and owner != uid) or _alive(int(pid_text)):
+        if uid is not None and owner != uid:
             continue
         shutil.rmtree(entry.path, ignore_errors=True)
         removed.append(Path(entry.path))
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -46,7 +46,7 @@ from polywheel.pipeline.lanes import Lanes, primer
 from polywheel.pipeline.logs import died_of_illegal_instruction, tail
 from polywheel.pipeline.reuse import BuildCache
 from polywheel.pipeline.variant import BuiltVariant, VariantJob, build_variant
-from polywheel.pipeline.warm import Workers, start_workers
+from polywheel.pipeline.warm import Workers
 from polywheel.pipeline.worker import build_in_worker
 from polywheel.project import Project
 from polywheel.wheel.writer import staging_dir
@@ -310,7 +310,7 @@ def _run(
     if any(job.build_python for job in job_of.values()):
         pool = EnvPool()
     elif any(reusable.get(name) is None for name in names):
-        workers = workers or start_workers(concurrent)
+        workers = workers or Workers(concurrent)
         pool = workers.ready()
     if workers is not None and pool is not workers.pool:
         workers.close(stop=True)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
-__all__ = ["Workers", "likely_to_build", "start_workers", "warm_up"]
+__all__ = ["Workers", "likely_to_build", "warm_up"]
 
 
 def warm_up() -> None:
@@ -37,7 +37,7 @@ class Workers:
     def __init__(self, count: int) -> None:
         import multiprocessing
 
-        self.count = count
+        count = max(1, count)
         self.pool = ProcessPoolExecutor(
             count, mp_context=multiprocessing.get_context("spawn"), initializer=warm_up
         )
@@ -68,7 +68,3 @@ def likely_to_build(root: Path, names: Sequence[str], rebuild: bool) -> bool:
     changed should not start workers it will not use."""
     cache = root / "build" / "polywheel-cache"
     return rebuild or not all((cache / name / "manifest.json").is_file() for name in names)
-
-
-def start_workers(count: int) -> Workers:
-    return Workers(max(1, count))
