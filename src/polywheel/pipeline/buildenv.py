@@ -25,7 +25,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -311,7 +311,7 @@ def prepare(requirements: Sequence[str], emit: Callable[[str], None]) -> BuildEn
                 )
     key = env_key(pinned if pinned is not None else "\n".join(sorted(requirements)))
     final = cache / key
-    with _locked(cache / f"{key}.lock", emit):
+    with exclusive([cache / f"{key}.lock"], emit):
         if not (final / _DONE).is_file():
             emit(f"*** creating the build environment {final} ({len(requirements)} requirement(s))")
             for leftover in remove_leftovers(cache):
@@ -371,9 +371,3 @@ def for_builds(
             made[wanted] = prepare(wanted, emit)
         out.append(made[wanted])
     return out
-
-
-@contextlib.contextmanager
-def _locked(path: Path, emit: Callable[[str], None]) -> Iterator[None]:
-    with exclusive([path], emit):
-        yield
