@@ -57,15 +57,25 @@ def no_isolation() -> tuple[str, ...]:
     return ("--no-isolation",) if "--no-isolation" in help_text else ()
 
 
-def polywheel_build(project: Path, out: Path, ccache_dir: Path, *, isolated: bool = False) -> None:
-    """`polywheel build -j 2` with an empty compiler cache of its own, so the build is
-    cold, as on a new CI machine (the no-change rebuild then finds what it cached)."""
+def polywheel_build(
+    project: Path, out: Path, cache_home: Path | None, *, isolated: bool = False
+) -> None:
+    """`polywheel build -j 2` as a maintainer runs it: no CCACHE_DIR (which asks for a
+    kept compiler cache), and a user cache folder of its own (XDG_CACHE_HOME), so that a
+    compiler cache starts empty, as on a new CI machine (the no-change rebuild then finds
+    what the first build left). None: the user's own cache folder, where an isolated
+    build's environment is kept between runs."""
     options = () if isolated else no_isolation()
     run(
         [PYTHON, "-m", "polywheel", "build", "-j", "2", *options, "-o", str(out), "."],
         project,
-        {"CCACHE_DIR": str(ccache_dir)},
+        {"XDG_CACHE_HOME": str(cache_home)} if cache_home else {},
     )
+
+
+def polywheel_ccache(cache_home: Path) -> Path:
+    """Where polywheel_build's compiler cache is."""
+    return cache_home / "polywheel" / "ccache"
 
 
 def run(cmd: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> str:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import hand_loop
-from common import LEVELS, Timing, polywheel_build, run, stats, timed, tool
+from common import LEVELS, Timing, polywheel_build, polywheel_ccache, run, stats, timed, tool
 
 NAME, VERSION = "spglib", "2.8.0"
 HOT_TARGET = "Spglib_symspg"
@@ -159,7 +159,12 @@ def one_build(config: str, archive: Path, where: Path) -> tuple[Timing, Path, Pa
             cache,
         )  # fmt: skip
     project = polywheel_project(archive, where / "src", config.endswith("targets"))
-    return timed(lambda: polywheel_build(project, out, cache), sample=True), out, cache
+    home = where / "home"
+    return (
+        timed(lambda: polywheel_build(project, out, home), sample=True),
+        out,
+        polywheel_ccache(home),
+    )
 
 
 def measure(work: Path, repeat: int) -> tuple[dict[str, Runs], list[tuple[float, float]], str]:
@@ -179,7 +184,7 @@ def measure(work: Path, repeat: int) -> tuple[dict[str, Runs], list[tuple[float,
                 runs[config].hits.append(hits)
             if config == "polywheel global":
                 project = where / "src" / f"{NAME}-{VERSION}"
-                again = timed(lambda p=project, o=out, c=cache: polywheel_build(p, o, c))
+                again = timed(lambda p=project, o=out, h=where / "home": polywheel_build(p, o, h))
                 rebuild.append((again.wall, timing.wall))
             checked = hand_loop.check_wheels(out)
             audit = audit or checked

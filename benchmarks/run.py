@@ -144,9 +144,7 @@ def cost_rows(work: Path, repeat: int) -> list[str]:
         hand_loop.check_wheels(out)
         isolated_project = copy(EXAMPLES / "simd", work / f"pw-isolated-{i}")
         isolated = timed(
-            lambda p=isolated_project, c=cache: polywheel_build(
-                p, p / "dist", Path(f"{c}-isolated"), isolated=True
-            )
+            lambda p=isolated_project: polywheel_build(p, p / "dist", None, isolated=True)
         )
         runs = {}
         for shape in shapes:

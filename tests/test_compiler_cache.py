@@ -110,6 +110,31 @@ def test_a_lone_pep517_wheel_is_cached_only_into_a_kept_cache(
     assert hits(ccache_stats(kept)) + ccache_stats(kept)["cache_miss"] == NON_HOT + HOT
 
 
+def test_levels_with_global_flags_share_no_compile_so_auto_caches_none(
+    copy_project: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """With global flags every compile of an x86-64 level has its own -march: nothing
+    one variant stores is another's hit, so "auto" leaves ccache out (it would only
+    preprocess twice), unless the cache is one the user keeps."""
+    project = copy_project("many_tus")
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"targets"', '"global"'))
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    result = polywheel("build", "-o", "dist", "-j", "2", cwd=project, env=env)
+    assert "compiler cache" not in result.stdout
+    assert not (tmp_path / "cache" / "polywheel" / "ccache").exists()
+    log = (project / "build" / "polywheel-logs" / "x86_64_v3.log").read_text()
+    assert "through the shared compiler cache" not in log
+    kept = tmp_path / "kept"
+    again = polywheel(
+        "build", "-o", "dist", "-j", "2", "--rebuild", cwd=project,
+        env={**env, "CCACHE_DIR": str(kept)},
+    )  # fmt: skip
+    compiles = VARIANTS * (NON_HOT + HOT)
+    assert f"*** compiler cache (ccache): 0 of {compiles} compile(s)" in again.stdout
+    assert ccache_stats(kept)["cache_miss"] == compiles
+
+
 def test_off_compiles_without_the_cache(
     copy_project: Callable[[str], Path], tmp_path: Path
 ) -> None:

@@ -71,6 +71,27 @@ def test_a_lone_wheel_is_cached_only_into_a_cache_the_user_keeps(
     assert launcher("auto", {"CCACHE_DIR": ""}, label=None, shared=False) is None
 
 
+def _specs(apply_flags: str, *variants: dict[str, object]) -> list[object]:
+    table = {"tool": {"variants": {"apply-flags": apply_flags, "variant": list(variants)}}}
+    return list(expand_matrix(read_settings(table)).variants)
+
+
+V1 = {"label": "v1", "properties": ["x86_64 :: level :: v1"]}
+V3 = {"label": "v3", "properties": ["x86_64 :: level :: v3"]}
+SM80 = {"label": "sm80", "properties": ["x86_64 :: level :: v3"], "cuda-architectures": ["80"]}
+SM90 = {"label": "sm90", "properties": ["x86_64 :: level :: v1"], "cuda-architectures": ["90"]}
+
+
+def test_variants_share_compiles_in_targets_mode_or_with_the_same_flags() -> None:
+    sharing = compiler_cache.sharing
+    assert sharing(_specs("targets", V1, V3), "targets") == {"v1", "v3"}
+    assert sharing(_specs("global", V1, V3), "global") == frozenset()
+    # GPU variants compile their host code with their CPU level's flags.
+    assert sharing(_specs("global", V1, V3, SM80, SM90), "global") == {"v1", "v3", "sm80", "sm90"}
+    assert sharing(_specs("global", V1, V3, SM80), "global") == {"v3", "sm80"}
+    assert sharing(_specs("targets", V3), "targets") == frozenset()
+
+
 def test_stats_are_read_from_ccaches_stats_log(tmp_path: Path) -> None:
     log = tmp_path / "stats.log"
     log.write_text(

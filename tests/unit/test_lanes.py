@@ -36,6 +36,8 @@ def test_global_flags_prime_only_where_two_builds_compile_c_alike() -> None:
     assert primer(specs(V1, V3), apply_flags="global", cached=True) is None
     # A GPU variant of the same CPU level: its host code is compiled like v3's.
     assert primer(specs(V3, SM80), apply_flags="global", cached=True) == "v3"
+    # The primer is one whose compiles another build reads, not merely the first.
+    assert primer(specs(V1, V3, SM80), apply_flags="global", cached=True) == "v3"
 
 
 def test_the_other_lanes_start_once_the_primer_is_built() -> None:

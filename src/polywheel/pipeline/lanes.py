@@ -13,6 +13,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 
+from polywheel.cmake.compiler_cache import sharing
 from polywheel.matrix.spec import VariantSpec
 from polywheel.pipeline.jobserver import Slots
 
@@ -22,16 +23,14 @@ __all__ = ["Lanes", "primer"]
 def primer(
     to_build: Sequence[tuple[str, VariantSpec | None]], *, apply_flags: str, cached: bool
 ) -> str | None:
-    """The build to run first and alone, or None: only when builds through the compiler
-    cache can share sources, that is in `apply-flags = "targets"` mode (everything but
-    the flagged targets) or between variants with the same C/C++ flags (GPU variants
-    of one CPU level: their host code)."""
+    """The build to run first and alone, or None: the first of those that compile some
+    sources with the same command as another build of this run (compiler_cache.sharing),
+    when they compile through the cache."""
     specs = [spec for _, spec in to_build if spec is not None]
-    if not cached or len(specs) < 2 or len(specs) != len(to_build):
+    if not cached or len(specs) != len(to_build):
         return None
-    if apply_flags == "targets" or len({spec.flags for spec in specs}) < len(specs):
-        return to_build[0][0]
-    return None
+    shared = sharing(specs, apply_flags)
+    return next((name for name, spec in to_build if spec and spec.label in shared), None)
 
 
 class Lanes:

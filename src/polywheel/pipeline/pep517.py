@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from polywheel.audit.report import summary
+from polywheel.cmake.compiler_cache import sharing
 from polywheel.errors import BuildError, SelectionError
 from polywheel.matrix.selection import Selection
 from polywheel.pipeline.variant import BuiltVariant, VariantJob, build_variant
@@ -58,16 +59,18 @@ def _jobs(
                 cache_shared=False,
             )
         ]
+    specs = [matrix.get(label) for label in selection.labels]
+    shared = sharing(specs, project.settings.apply_flags)
     return [
         VariantJob(
-            matrix.get(label),
+            spec,
             staging,
-            staging / label,
+            staging / spec.label,
             config_settings,
             defer_label=selection.defer_label,
-            cache_shared=len(selection.labels) > 1,
+            cache_shared=spec.label in shared,
         )
-        for label in selection.labels
+        for spec in specs
     ]
 
 

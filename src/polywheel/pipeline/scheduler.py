@@ -217,6 +217,8 @@ def build_matrix(
         slots = None
         if unsupported is None:
             slots = Slots(stack.enter_context(jobserver(jobs)))
+        # Over the whole matrix: a later run of other variants reads this one's entries.
+        shared = compiler_cache.sharing(matrix.variants, project.settings.apply_flags)
         with staging_dir(out_dir) as staging:
             job_of = {
                 name: VariantJob(
@@ -231,6 +233,7 @@ def build_matrix(
                     fresh=rebuild,
                     build_python=str(env.python) if env else None,
                     build_env=env.key if env else None,
+                    cache_shared=spec is not None and spec.label in shared,
                 )
                 for name, spec, env in zip(names, specs, envs, strict=True)
             }

@@ -130,8 +130,8 @@ TOOL_VARIANTS = Table(
             Choice(
                 ("auto", "ccache", "off"),
                 explain={
-                    "auto": "ccache when it is installed or on PATH, for a lone PEP 517 "
-                    "wheel only into a kept cache",
+                    "auto": "ccache when it is installed or on PATH, for variants that "
+                    "share compiles with another or into a kept cache",
                     "ccache": "ccache, and an error without it",
                     "off": "no compiler cache",
                 },
