@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -146,3 +147,35 @@ def test_sdist_marks_requires_dist_dynamic(copy_project: Callable[[str], Path]) 
         text = pkg_info.read().decode()
     # The x86_64_v4 variant adds a dependency the sdist cannot know about.
     assert "Dynamic: Requires-Dist" in text.split("\n\n", 1)[0]
+
+
+def test_get_requires_reads_the_matrix_only_where_it_can_add_to_the_answer(
+    copy_project: Callable[[str], Path],
+) -> None:
+    """The frontend starts a process for the hook: without a selection and without any
+    `build-requires`, scikit-build-core's answer is the whole answer, and polywheel's
+    settings are not even imported."""
+    project = copy_project("simple_c")
+    code = (
+        "import json, sys, polywheel.build as b\n"
+        "print(json.dumps([b.get_requires_for_build_wheel(json.loads(sys.argv[1])),"
+        " 'polywheel.settings' in sys.modules]))"
+    )
+
+    def ask(settings: dict[str, str]) -> tuple[list[str], bool]:
+        out = run([sys.executable, "-c", code, json.dumps(settings)], cwd=project).stdout
+        requires, loaded = json.loads(out.splitlines()[-1])
+        return requires, loaded
+
+    base, loaded = ask({})
+    assert not loaded and "cython" not in base
+    assert ask({"variant-label": "x86_64_v3"}) == (base, True)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            'properties = ["x86_64 :: level :: v1"]',
+            'properties = ["x86_64 :: level :: v1"]\nbuild-requires = ["cython"]',
+        )
+    )
+    assert ask({}) == ([*base, "cython"], True)
+    assert ask({"variant-label": "x86_64_v3"}) == (base, True)

@@ -94,13 +94,18 @@ def build_sdist(sdist_directory: str, config_settings: ConfigSettings = None) ->
 def _requires(hook: str, config_settings: ConfigSettings) -> list[str]:
     """scikit-build-core's answer (asked without polywheel's own keys: it rejects them),
     plus the `build-requires` of the variants the call builds."""
-    from polywheel.matrix.selection import OWN_KEYS, build_requires_of
+    from polywheel.matrix.requests import OWN_KEYS, requires_need_matrix
 
     sdist = hook.endswith("sdist")
     with boundary():
         if sdist and not set(config_settings or {}) & set(OWN_KEYS):
             # Nothing to select: skip reading the matrix (build_sdist validates it).
             return list(getattr(_skbuild, hook)(config_settings))
+        if not requires_need_matrix(Path.cwd(), config_settings):
+            # The build hook validates the matrix; this process only answers.
+            return list(getattr(_skbuild, hook)(config_settings))
+        from polywheel.matrix.selection import build_requires_of
+
         project, selection, rest = _load(config_settings)
         extra = [] if sdist else build_requires_of(project.matrix, selection)
         return [*getattr(_skbuild, hook)(rest), *extra]

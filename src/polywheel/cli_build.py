@@ -77,7 +77,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def _checked_config(args: argparse.Namespace, project: Project) -> dict[str, str | list[str]]:
     from polywheel.errors import SelectionError
-    from polywheel.matrix.selection import OWN_KEYS
+    from polywheel.matrix.requests import OWN_KEYS
 
     config = _config_settings(args.config_setting or ())
     own = sorted(set(config) & set(OWN_KEYS))

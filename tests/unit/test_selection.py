@@ -9,7 +9,8 @@ import pytest
 
 from polywheel.errors import ConfigError, SelectionError
 from polywheel.matrix.expand import expand_matrix
-from polywheel.matrix.selection import ALL, OWN_KEYS, Selection, split_config_settings
+from polywheel.matrix.requests import OWN_KEYS
+from polywheel.matrix.selection import ALL, Selection, split_config_settings
 from polywheel.matrix.spec import Matrix
 from polywheel.settings import read_settings
 

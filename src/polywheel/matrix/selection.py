@@ -6,19 +6,13 @@ import dataclasses
 from collections.abc import Mapping
 
 from polywheel.errors import SelectionError, close_matches_hint
+from polywheel.matrix.requests import DEFER_KEY, LABEL_KEYS, NULL_KEYS, PROPERTY_KEYS
 from polywheel.matrix.spec import Matrix
 from polywheel.properties import NULL_LABEL, parse_property
 
 __all__ = ["ALL", "Selection", "build_requires_of", "split_config_settings"]
 
 ALL = ":all:"
-# Our keys, and the ones meson-python's fork and scikit-build-core use for the same
-# purpose; none of them may reach scikit-build-core.
-LABEL_KEYS = ("variant-label",)
-PROPERTY_KEYS = ("variant", "variant-name")
-NULL_KEYS = ("null-variant",)
-DEFER_KEY = "defer-label"
-OWN_KEYS = (*LABEL_KEYS, *PROPERTY_KEYS, *NULL_KEYS, DEFER_KEY)
 
 
 @dataclasses.dataclass(frozen=True)

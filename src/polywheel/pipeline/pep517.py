@@ -7,7 +7,6 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from polywheel.audit.report import summary
 from polywheel.cmake.compiler_cache import sharing
 from polywheel.errors import BuildError, SelectionError
 from polywheel.matrix.selection import Selection
@@ -75,6 +74,8 @@ def _jobs(
 
 
 def _say_audit(built: BuiltVariant) -> None:
+    from polywheel.audit.report import summary
+
     for message in built.warnings:
         print(f"polywheel: warning: {message}", file=sys.stderr, flush=True)
     for wheel, audit in ((built.wheel, built.audit), (built.plain, built.plain_audit)):
