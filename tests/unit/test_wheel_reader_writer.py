@@ -14,7 +14,6 @@ from wheel.wheelfile import WheelFile
 
 from polywheel.errors import WheelFormatError
 from polywheel.properties import VariantProperty
-from polywheel.wheel import writer
 from polywheel.wheel.metadata import add_requires
 from polywheel.wheel.reader import (
     WheelLimits,
@@ -24,6 +23,7 @@ from polywheel.wheel.reader import (
 )
 from polywheel.wheel.variant_json import MAX_DEPTH, dumps, make_variant_json
 from polywheel.wheel.writer import finalize_wheel, record_hash
+from polywheel.wheel.zipout import ZipOut
 
 NAME = "pkg-1.0-cp311-cp311-linux_x86_64.whl"
 DIST_INFO = "pkg-1.0.dist-info"
@@ -518,12 +518,15 @@ def test_failed_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
     out = tmp_path / "out"
     calls = []
 
-    def failing(*args: object) -> None:
-        calls.append(args)
+    real = ZipOut._write
+
+    def failing(self: ZipOut, data: bytes) -> None:
+        calls.append(data)
         if len(calls) == 3:
             raise OSError("disk full")
+        real(self, data)
 
-    monkeypatch.setattr(writer, "_write_entry", failing)
+    monkeypatch.setattr(ZipOut, "_write", failing)
     with pytest.raises(OSError, match="disk full"):
         finalize(tmp_path)
     assert len(calls) == 3
@@ -539,7 +542,7 @@ def test_failed_write_keeps_the_previous_wheel(
     def failing(*args: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(writer, "_write_entry", failing)
+    monkeypatch.setattr(ZipOut, "_write", failing)
     with pytest.raises(OSError):
         finalize(tmp_path)
     assert wheel.read_bytes() == before

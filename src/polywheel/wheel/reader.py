@@ -137,6 +137,38 @@ class WheelReader:
     def has(self, arcname: str) -> bool:
         return arcname in self._by_name
 
+    def info(self, arcname: str) -> zipfile.ZipInfo:
+        return self._by_name[arcname]
+
+    def stored_chunks(self, arcname: str, chunk: int = 1 << 20) -> Iterator[bytes]:
+        """The member's bytes as the archive stores them (compressed), for a copy that
+        does not inflate and deflate them again. Nothing here checks them: the caller
+        inflates what it copies and compares CRC and size with the directory's."""
+        info = self._by_name[arcname]
+        with open(self.path, "rb") as f:
+            f.seek(info.header_offset)
+            header = f.read(30)
+            if len(header) < 30 or header[:4] != b"PK\x03\x04":
+                raise WheelFormatError(f"{self.path.name}: {arcname} has no local header")
+            name_length, extra_length = (
+                int.from_bytes(header[26:28], "little"),
+                int.from_bytes(header[28:30], "little"),
+            )
+            if f.read(name_length) != info.orig_filename.encode(
+                "utf-8" if info.flag_bits & 0x800 else "cp437"
+            ):
+                raise WheelFormatError(
+                    f"{self.path.name}: {arcname} is named differently in its local header"
+                )
+            f.seek(extra_length, os.SEEK_CUR)
+            left = info.compress_size
+            while left:
+                data = f.read(min(chunk, left))
+                if not data:
+                    raise WheelFormatError(f"{self.path.name}: {arcname} is cut short")
+                left -= len(data)
+                yield data
+
     @contextlib.contextmanager
     def open_member(self, arcname: str) -> Iterator[IO[bytes]]:
         """The member as a file, for `with`: what it cannot inflate is a WheelFormatError."""

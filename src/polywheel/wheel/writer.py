@@ -14,13 +14,14 @@ import os
 import shutil
 import stat
 import tempfile
-import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from polywheel.errors import WheelFormatError
 from polywheel.wheel.metadata import add_requires
-from polywheel.wheel.reader import open_wheel
+from polywheel.wheel.reader import WheelReader, open_wheel
+from polywheel.wheel.zipout import DEFLATED, ZipOut
 
 __all__ = [
     "SCRATCH",
@@ -133,9 +134,10 @@ def finalize_wheel(
 ) -> Path:
     """Write the final wheel into `out_dir` and return its path.
 
-    Entries are rewritten in a fixed order (payload sorted, then .dist-info with RECORD
+    Entries are written in a fixed order (payload sorted, then .dist-info with RECORD
     last) with the same timestamp and normalised permissions, so equal inputs give
-    byte-identical wheels.
+    byte-identical wheels. The payload keeps the raw build's compressed bytes
+    (wheel/zipout.py), each verified on the way.
     """
     date_time = _zip_time(reproducible_epoch())
     with open_wheel(raw_wheel) as src:
@@ -144,42 +146,80 @@ def finalize_wheel(
         target = confined(out_dir, src.name.with_label(label).filename)
         dist_info = src.dist_info
         record_name = f"{dist_info}/RECORD"
-        entries: dict[str, tuple[bytes, bool]] = {}
-        for info in src.files:
-            if info.filename in (record_name, f"{dist_info}/variant.json"):
-                continue
-            executable = bool((info.external_attr >> 16) & stat.S_IXUSR)
-            entries[info.filename] = (src.read(info.filename), executable)
-    meta_name = f"{dist_info}/METADATA"
-    if meta_name not in entries:
-        raise WheelFormatError(f"{raw_wheel.name}: no METADATA")
-    entries[meta_name] = (add_requires(entries[meta_name][0], requires), False)
-    if variant_json is not None:
-        entries[f"{dist_info}/variant.json"] = (variant_json, False)
-
-    payload = sorted(n for n in entries if not n.startswith(dist_info + "/"))
-    meta = sorted(n for n in entries if n.startswith(dist_info + "/"))
-    record = io.StringIO()
-    writer = csv.writer(record, lineterminator="\n")
-    with atomic_output(target) as tmp, zipfile.ZipFile(tmp, "w") as dst:
-        for arcname in [*payload, *meta]:
-            data, executable = entries[arcname]
-            _write_entry(dst, arcname, data, date_time, 0o755 if executable else 0o644)
-            writer.writerow((arcname, record_hash(data), len(data)))
-        writer.writerow((record_name, "", ""))
-        _write_entry(dst, record_name, record.getvalue().encode(), date_time, 0o644)
+        meta_name = f"{dist_info}/METADATA"
+        if not src.has(meta_name):
+            raise WheelFormatError(f"{raw_wheel.name}: no METADATA")
+        # name -> the member's new bytes, or None to copy it from the raw wheel.
+        entries: dict[str, bytes | None] = {
+            info.filename: None
+            for info in src.files
+            if info.filename not in (record_name, f"{dist_info}/variant.json")
+        }
+        entries[meta_name] = add_requires(src.read(meta_name), requires)
+        if variant_json is not None:
+            entries[f"{dist_info}/variant.json"] = variant_json
+        payload = sorted(n for n in entries if not n.startswith(dist_info + "/"))
+        meta = sorted(n for n in entries if n.startswith(dist_info + "/"))
+        record = io.StringIO()
+        writer = csv.writer(record, lineterminator="\n")
+        with atomic_output(target) as tmp, tmp.open("wb") as stream:
+            archive = ZipOut(stream, date_time)
+            for arcname in [*payload, *meta]:
+                data = entries[arcname]
+                if data is None:
+                    writer.writerow((arcname, *_copy_member(src, archive, arcname)))
+                else:
+                    archive.add(arcname, data, mode=_FILE_MODE)
+                    writer.writerow((arcname, record_hash(data), len(data)))
+            writer.writerow((record_name, "", ""))
+            archive.add(record_name, record.getvalue().encode(), mode=_FILE_MODE)
+            archive.finish()
     return target
 
 
-def _write_entry(
-    archive: zipfile.ZipFile,
-    arcname: str,
-    data: bytes,
-    date_time: tuple[int, int, int, int, int, int],
-    mode: int,
-) -> None:
-    info = zipfile.ZipInfo(arcname, date_time)
-    info.compress_type = zipfile.ZIP_DEFLATED
-    info.create_system = 3
-    info.external_attr = (stat.S_IFREG | mode) << 16
-    archive.writestr(info, data, compresslevel=6)
+_FILE_MODE, _EXECUTABLE_MODE = stat.S_IFREG | 0o644, stat.S_IFREG | 0o755
+
+
+def _copy_member(src: WheelReader, archive: ZipOut, arcname: str) -> tuple[str, int]:
+    """Copy one member's stored bytes into `archive`, inflating them on the way to
+    check CRC and size against the raw wheel's directory: RECORD's hash and size."""
+    info = src.info(arcname)
+    mode = _EXECUTABLE_MODE if (info.external_attr >> 16) & stat.S_IXUSR else _FILE_MODE
+    if info.compress_type != DEFLATED or info.flag_bits & 0x1:
+        # Stored (deflated here, like every member), another method, or encrypted
+        # (zipfile says what is wrong).
+        data = src.read(arcname)
+        archive.add(arcname, data, mode=mode)
+        return record_hash(data), len(data)
+    archive.begin(
+        arcname,
+        method=info.compress_type,
+        crc=info.CRC,
+        compressed_size=info.compress_size,
+        size=info.file_size,
+        mode=mode,
+    )
+    digest, crc, size = hashlib.sha256(), 0, 0
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        for chunk in src.stored_chunks(arcname):
+            archive.write(chunk)
+            pending = chunk
+            while pending and size <= info.file_size:
+                # Bounded output per call: a member's declared ratio was checked, but
+                # the stream itself is only trusted once it has inflated to its CRC.
+                data = inflater.decompress(pending, 1 << 20)
+                pending = inflater.unconsumed_tail
+                digest.update(data)
+                crc, size = zlib.crc32(data, crc), size + len(data)
+        complete = inflater.eof and not inflater.unused_data
+    except zlib.error as exc:
+        raise WheelFormatError(f"{src.path.name}: {arcname} cannot be read: {exc}") from None
+    if not complete or crc != info.CRC or size != info.file_size:
+        raise WheelFormatError(
+            f"{src.path.name}: {arcname} cannot be read: it does not inflate to the "
+            f"{info.file_size} bytes with CRC {info.CRC:08x} its directory entry names"
+        )
+    archive.end()
+    encoded = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+    return f"sha256={encoded}", size
