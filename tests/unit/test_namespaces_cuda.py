@@ -19,6 +19,7 @@ from polywheel.namespaces.cuda_arch import (
     Code,
     CudaToolkit,
     codes_from_cmake_entry,
+    nvcc_release,
     parse_gpu_list,
     selected_devices,
 )
@@ -344,3 +345,14 @@ def test_bare_numbers_read_as_plain_targets() -> None:
         Code(90, "", "virtual"),
     ]
     assert codes_from_cmake_entry("90") == (Code(90, "", "real"), Code(90, "", "virtual"))
+
+
+def test_the_toolkit_version_comes_from_nvccs_own_words() -> None:
+    out = (
+        "nvcc: NVIDIA (R) Cuda compiler driver\nCuda compilation tools, release 13.0, "
+        "V13.0.88\nBuild cuda_13.0.r13.0/compiler.36424714_0\n"
+    )
+    assert nvcc_release(out) == "13.0.88"
+    assert nvcc_release("Cuda compilation tools, release 12.4\n") == "12.4"
+    assert nvcc_release("clang version 18") is None
+    assert nvcc_release(None) is None

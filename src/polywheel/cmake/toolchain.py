@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import sysconfig
 from pathlib import Path
 
 from polywheel.errors import BuildError
-from polywheel.namespaces.cuda_arch import find_nvcc
+from polywheel.namespaces.cuda_arch import find_nvcc, nvcc_release
 from polywheel.namespaces.nvidia import cuda_lower_bound
 from polywheel.tools import tool_output
 
@@ -15,8 +14,6 @@ __all__ = ["BUILD_ENV", "cudart_library", "probe_cuda_lower_bound", "toolkit_nvc
 
 # `cuda-toolkit = "build-env"`: the nvcc of the build environment (PyPI's CUDA wheels).
 BUILD_ENV = "build-env"
-
-_RELEASE_RE = re.compile(r"release (\d+\.\d+)")
 
 
 def _nvcc_in_environment() -> str | None:
@@ -76,5 +73,5 @@ def probe_cuda_lower_bound(nvcc: str | None = None) -> str | None:
     nvcc = nvcc or find_nvcc()
     if nvcc is None:
         return None
-    match = _RELEASE_RE.search(tool_output([nvcc, "--version"], timeout=60) or "")
-    return cuda_lower_bound(match.group(1)) if match else None
+    release = nvcc_release(tool_output([nvcc, "--version"], timeout=60))
+    return cuda_lower_bound(release) if release else None

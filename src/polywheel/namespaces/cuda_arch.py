@@ -36,6 +36,7 @@ __all__ = [
     "cuda_lower_bound",
     "device_name",
     "find_nvcc",
+    "nvcc_release",
     "parse_gpu_list",
     "probe_cuda_toolkit",
     "selected_devices",
@@ -174,6 +175,16 @@ def find_nvcc() -> str | None:
     return None
 
 
+_RELEASE = re.compile(r"release (\d+\.\d+)(?:, V(\d+\.\d+\.\d+))?")
+
+
+def nvcc_release(version_output: str | None) -> str | None:
+    """The toolkit version `nvcc --version` prints: '13.0.88', or '13.0' from an nvcc
+    that names only its release; None for other output."""
+    match = _RELEASE.search(version_output or "")
+    return (match.group(2) or match.group(1)) if match else None
+
+
 def probe_cuda_toolkit(nvcc: str | None = None) -> CudaToolkit | None:
     """What the nvcc CMake would find (or `nvcc`) compiles for; None without one, or
     when it does not answer like nvcc."""
@@ -184,11 +195,11 @@ def probe_cuda_toolkit(nvcc: str | None = None) -> CudaToolkit | None:
         tool_output([nvcc, option], timeout=60)
         for option in ("--version", "--list-gpu-code", "--list-gpu-arch")
     )
-    match = re.search(r"release (\d+\.\d+)(?:, V(\d+\.\d+\.\d+))?", version or "")
-    if match is None or real is None or virtual is None:
+    release = nvcc_release(version)
+    if release is None or real is None or virtual is None:
         return None
     return CudaToolkit(
-        version=match.group(2) or match.group(1),
+        version=release,
         nvcc=nvcc,
         real=parse_gpu_list(real, "sm"),
         virtual=parse_gpu_list(virtual, "compute"),
