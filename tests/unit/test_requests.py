@@ -42,6 +42,8 @@ def test_declared_build_requires_need_the_matrix(tmp_path: Path, text: str) -> N
 
 def test_an_unreadable_pyproject_is_left_to_the_full_reader(tmp_path: Path) -> None:
     assert requires_need_matrix(project(tmp_path, "[tool.variants\n"), None)
+    (tmp_path / "pyproject.toml").write_text('tool = 1\n[project]\nname = "p"\n')
+    assert requires_need_matrix(tmp_path, None)
     assert requires_need_matrix(tmp_path / "missing", None)
 
 

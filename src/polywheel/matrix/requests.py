@@ -49,4 +49,7 @@ def requires_need_matrix(root: Path, config_settings: Mapping[str, object] | Non
             pyproject = tomllib.load(f)
     except (OSError, ValueError):  # TOMLDecodeError and UnicodeDecodeError are ValueErrors
         return True
-    return _has_key(pyproject.get("tool", {}).get("variants"), _BUILD_REQUIRES)
+    tool = pyproject.get("tool", {})
+    if not isinstance(tool, Mapping):
+        return True  # not a table: the full reader says so
+    return _has_key(tool.get("variants"), _BUILD_REQUIRES)
