@@ -309,7 +309,7 @@ def _preload_audit() -> None:
 
         classes()
     except Exception:
-        pass
+        pass  # the audit imports them again in the build thread and reports what failed
 
 
 def build_variant(
