@@ -14,7 +14,18 @@ from polywheel.namespaces import KNOWN, AuditFinding, known
 from polywheel.properties import VariantProperty
 from polywheel.wheel.reader import open_wheel
 
-__all__ = ["BuildReport", "RawBuild", "compile_unit_findings", "verify_build_report"]
+__all__ = [
+    "BuildReport",
+    "RawBuild",
+    "compile_unit_findings",
+    "report_path",
+    "verify_build_report",
+]
+
+
+def report_path(staging: Path) -> Path:
+    """Where a build's configure writes its report (POLYWHEEL_BUILD_INFO)."""
+    return staging / "build-info.txt"
 
 
 @dataclasses.dataclass(frozen=True)

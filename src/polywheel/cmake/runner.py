@@ -22,7 +22,7 @@ from polywheel.cmake.freshness import ConfigureState
 from polywheel.cmake.include import render_variant_include
 from polywheel.cmake.minimum_version import floor_minimum_version
 from polywheel.cmake.old_make import make_shim_dir
-from polywheel.cmake.report import BuildReport, RawBuild
+from polywheel.cmake.report import BuildReport, RawBuild, report_path
 from polywheel.cmake.toolchain import cudart_library, toolkit_nvcc
 from polywheel.errors import BuildError
 from polywheel.matrix.spec import VariantSpec
@@ -203,7 +203,7 @@ def build_raw_wheel(
 
     floor_minimum_version()
     staging.mkdir(parents=True, exist_ok=True)
-    info_path = staging / "build-info.txt"
+    info_path = report_path(staging)
     info_path.unlink(missing_ok=True)
     cs: dict[str, str | list[str]]
     if spec is None:

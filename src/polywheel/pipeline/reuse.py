@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from polywheel import __version__
-from polywheel.cmake.report import BuildReport, RawBuild
+from polywheel.cmake.report import BuildReport, RawBuild, report_path
 from polywheel.cmake.runner import variant_build_dir
 from polywheel.matrix.spec import VariantSpec
 from polywheel.pipeline.inputs import FileState, changed_files, collect_inputs, project_files
@@ -126,7 +126,7 @@ class BuildCache:
         wheels = list(entry.glob("*.whl"))
         if manifest.get("key") != key or len(wheels) != 1:
             return None
-        report = BuildReport.read(entry / "build-info.txt")
+        report = BuildReport.read(report_path(entry))
         changed, hidden = changed_files(self._files(manifest))
         if changed:
             self._make_visible(hidden, report)
@@ -161,7 +161,7 @@ class BuildCache:
             return
         entry.mkdir(parents=True)
         shutil.copyfile(raw.wheel, entry / raw.wheel.name)
-        (entry / "build-info.txt").write_text(raw.report.render())
+        report_path(entry).write_text(raw.report.render())
         manifest = {
             "key": key,
             "project": project,
