@@ -80,8 +80,11 @@ def _zip_time(epoch: int) -> tuple[int, int, int, int, int, int]:
 
 def record_hash(data: bytes) -> str:
     """The RECORD hash field of `data`: `sha256=` and unpadded urlsafe base64."""
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
-    return "sha256=" + digest.decode()
+    return _record_field(hashlib.sha256(data).digest())
+
+
+def _record_field(sha256: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(sha256).rstrip(b"=").decode()
 
 
 def confined(folder: Path, name: str) -> Path:
@@ -122,6 +125,9 @@ def staging_dir(out_dir: Path) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+_FILE_MODE, _EXECUTABLE_MODE = stat.S_IFREG | 0o644, stat.S_IFREG | 0o755
 
 
 def finalize_wheel(
@@ -177,9 +183,6 @@ def finalize_wheel(
     return target
 
 
-_FILE_MODE, _EXECUTABLE_MODE = stat.S_IFREG | 0o644, stat.S_IFREG | 0o755
-
-
 def _copy_member(src: WheelReader, archive: ZipOut, arcname: str) -> tuple[str, int]:
     """Copy one member's stored bytes into `archive`, inflating them on the way to
     check CRC and size against the raw wheel's directory: RECORD's hash and size."""
@@ -221,5 +224,4 @@ def _copy_member(src: WheelReader, archive: ZipOut, arcname: str) -> tuple[str, 
             f"{info.file_size} bytes with CRC {info.CRC:08x} its directory entry names"
         )
     archive.end()
-    encoded = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
-    return f"sha256={encoded}", size
+    return _record_field(digest.digest()), size

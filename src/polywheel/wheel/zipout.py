@@ -20,7 +20,7 @@ import struct
 import zlib
 from typing import BinaryIO
 
-__all__ = ["DEFLATED", "STORED", "Entry", "ZipOut", "deflate"]
+__all__ = ["DEFLATED", "STORED", "ZipOut", "deflate"]
 
 STORED, DEFLATED = 0, 8
 _UTF8_NAME = 0x800
@@ -31,7 +31,7 @@ _LEVEL = 6  # the level zipfile and scikit-build-core use (zlib's default)
 
 
 @dataclasses.dataclass(frozen=True)
-class Entry:
+class _Entry:
     """One member as the central directory describes it."""
 
     name: str
@@ -71,9 +71,9 @@ class ZipOut:
         self._out = stream
         self._time, self._date = _dos_time(date_time)
         self._zip64_from = zip64_from
-        self._entries: list[Entry] = []
+        self._entries: list[_Entry] = []
         self._position = 0
-        self._open: Entry | None = None
+        self._open: _Entry | None = None
         self._written = 0
 
     def _write(self, data: bytes | memoryview) -> None:
@@ -91,7 +91,7 @@ class ZipOut:
         through `write()`; `end()` checks that they all came."""
         if self._open is not None:
             raise RuntimeError(f"zip member {self._open.name} is still open")
-        entry = Entry(name, method, crc, compressed_size, size, mode, self._position)
+        entry = _Entry(name, method, crc, compressed_size, size, mode, self._position)
         encoded = name.encode()
         big = size >= self._zip64_from or compressed_size >= self._zip64_from
         extra = struct.pack("<HHQQ", 1, 16, size, compressed_size) if big else b""
@@ -147,7 +147,7 @@ class ZipOut:
         self.write(packed)
         self.end()
 
-    def _central_header(self, entry: Entry) -> bytes:
+    def _central_header(self, entry: _Entry) -> bytes:
         encoded = entry.name.encode()
         wide = [
             value
@@ -181,8 +181,8 @@ class ZipOut:
             + extra
         )
 
-    def finish(self) -> list[Entry]:
-        """Write the central directory and the end records; the members, in order."""
+    def finish(self) -> None:
+        """Write the central directory and the end records."""
         if self._open is not None:
             raise RuntimeError(f"zip member {self._open.name} is still open")
         start = self._position
@@ -200,4 +200,3 @@ class ZipOut:
             )  # fmt: skip
             count, size, start = min(count, _LIMIT_16), min(size, _LIMIT_32), _LIMIT_32
         self._write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, size, start, 0))
-        return list(self._entries)
