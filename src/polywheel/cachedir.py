@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["user_cache_dir"]
+__all__ = ["cached_script", "user_cache_dir"]
 
 
 def user_cache_dir(name: str) -> Path:
@@ -21,3 +22,20 @@ def user_cache_dir(name: str) -> Path:
         path = Path(tempfile.gettempdir()) / f"polywheel-{uid}" / name
         path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def cached_script(kind: str, name: str, content: str) -> Path:
+    """An executable file `name` holding `content`, in a folder of the cache named by
+    `kind` and the content's hash: the same content keeps the same path from one run to
+    the next (CMake caches and PATH entries stay unchanged), and a changed one gets a
+    new path. Written atomically; rewritten when missing or altered."""
+    folder = user_cache_dir(kind) / hashlib.sha256(content.encode()).hexdigest()[:16]
+    script = folder / name
+    if not script.is_file() or script.read_text() != content:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}-", suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(content)
+        Path(tmp).chmod(0o755)
+        Path(tmp).replace(script)
+    return script

@@ -66,8 +66,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     workers = None
     if no_isolation(args) and warm.likely_to_build(project.root, names, args.rebuild):
         # Their start overlaps this process's own; an isolated build runs each build
-        # in its environment's interpreter instead (pipeline/envpool.py).
-        workers = warm.Workers(min(args.jobs, len(names)))
+        # in its environment's interpreter instead (pipeline/envpool.py). As many as
+        # the lanes may be (the scheduler decides; a forked worker left idle is cheap).
+        count = warm.lane_count(len(names), args.jobs, builds_hold_slots=False)
+        workers = warm.Workers(count, warm.build_imports(project.pyproject, config))
     try:
         return _build(args, project, config, workers)
     finally:

@@ -86,3 +86,26 @@ def test_workers_start_early_only_when_some_variant_has_no_earlier_build(
     (cache / "x86_64_v3" / "manifest.json").write_text("{}")
     assert not likely_to_build(tmp_path, names, rebuild=False)  # a rerun: maybe nothing
     assert likely_to_build(tmp_path, names, rebuild=True)
+
+
+def test_one_build_more_than_jobs_where_ninja_takes_its_own_slot() -> None:
+    from polywheel.pipeline.warm import lane_count
+
+    assert lane_count(3, 2, builds_hold_slots=False) == 3
+    assert lane_count(5, 2, builds_hold_slots=False) == 3
+    assert lane_count(3, 2, builds_hold_slots=True) == 2  # each build holds a job
+    assert lane_count(3, 1, builds_hold_slots=False) == 1  # -j 1: one thing at a time
+    assert lane_count(1, 4, builds_hold_slots=False) == 1
+    assert lane_count(0, 0, builds_hold_slots=True) == 1
+
+
+def test_workers_preload_numpy_only_where_a_build_would_import_it() -> None:
+    import importlib.util
+
+    from polywheel.pipeline.warm import build_imports
+
+    has_numpy = importlib.util.find_spec("numpy") is not None
+    assert build_imports({}, {}) == ["polywheel.pipeline.preload"] + ["numpy"] * has_numpy
+    off = {"tool": {"scikit-build": {"cmake": {"python-hints": False}}}}
+    assert build_imports(off, {}) == ["polywheel.pipeline.preload"]
+    assert build_imports({}, {"cmake.python-hints": "false"}) == ["polywheel.pipeline.preload"]

@@ -12,12 +12,11 @@ already holds, so the budget still holds.
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 import shutil
 from pathlib import Path
 
-from polywheel.cachedir import user_cache_dir
+from polywheel.cachedir import cached_script
 from polywheel.tools import tool_output
 
 __all__ = ["make_shim_dir"]
@@ -52,15 +51,4 @@ def make_shim_dir() -> Path | None:
     version = _gnu_make_version(make)
     if version is None or version >= _FIRST_FIFO_MAKE:
         return None
-    content = _SHIM.format(make=make)
-    # Content-addressed: the same make gets the same folder, so PATH stays the same
-    # from one build to the next.
-    folder = user_cache_dir("make-shim") / hashlib.sha256(content.encode()).hexdigest()[:16]
-    shim = folder / "make"
-    if not shim.is_file() or shim.read_text() != content:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".make-{id(content)}.tmp"
-        tmp.write_text(content)
-        tmp.chmod(0o755)
-        tmp.replace(shim)
-    return folder
+    return cached_script("make-shim", "make", _SHIM.format(make=make)).parent

@@ -13,13 +13,14 @@ import os
 import re
 import shlex
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from polywheel.cachedir import user_cache_dir
 from polywheel.cmake import compiler_cache
 from polywheel.cmake.freshness import ConfigureState
 from polywheel.cmake.include import render_variant_include
+from polywheel.cmake.make_program import FIFO_ENV, SlotNinja
 from polywheel.cmake.minimum_version import floor_minimum_version
 from polywheel.cmake.old_make import make_shim_dir
 from polywheel.cmake.report import BuildReport, RawBuild, report_path
@@ -32,7 +33,6 @@ __all__ = [
     "ConfigSettings",
     "build_raw_wheel",
     "floor_minimum_version",
-    "jobserver_unsupported",
     "variant_build_dir",
 ]
 
@@ -187,6 +187,7 @@ def build_raw_wheel(
     editable: bool = False,
     jobs: int | None = None,
     makeflags: str | None = None,
+    slot_ninja: SlotNinja | None = None,
     fresh: bool = False,
     cache_shared: bool = True,
 ) -> RawBuild:
@@ -196,8 +197,9 @@ def build_raw_wheel(
     a variable CMake reads only at the first configure has changed since the last one.
     `makeflags` names the matrix's jobserver: ninja then takes its jobs from it, and no
     -j may reach ninja (an explicit -j turns its jobserver client off); without it,
-    `jobs` is this build's own share. `cache_shared`: other builds read what this one
-    stores in the compiler cache (cmake/compiler_cache.launcher).
+    `jobs` is this build's own share. `slot_ninja`: the build holds no slot of the
+    jobserver, so its ninja takes one (cmake/make_program.py). `cache_shared`: other
+    builds read what this one stores in the compiler cache (cmake/compiler_cache.launcher).
     """
     from scikit_build_core import build as skbuild
 
@@ -224,6 +226,10 @@ def build_raw_wheel(
             env["PATH"] = os.pathsep.join([str(shim), os.environ.get("PATH", "")])
     elif jobs and "CMAKE_BUILD_PARALLEL_LEVEL" not in os.environ:
         env["CMAKE_BUILD_PARALLEL_LEVEL"] = str(jobs)
+    env[FIFO_ENV] = None
+    if makeflags and slot_ninja is not None:
+        cs["cmake.define.CMAKE_MAKE_PROGRAM"] = slot_ninja.program
+        env[FIFO_ENV] = slot_ninja.fifo
     label = spec.label if spec else None
     hook = skbuild.build_editable if editable else skbuild.build_wheel
     before = set(staging.glob("*.whl"))
@@ -249,67 +255,3 @@ def build_raw_wheel(
             f"scikit-build-core reported {name!r} but wrote no such wheel", label=label
         )
     return RawBuild(wheel, BuildReport.read(info_path))
-
-
-def _listed(value: object, sep: str) -> list[str]:
-    if isinstance(value, str):
-        return [v for v in value.split(sep) if v]
-    return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
-
-
-def _skbuild_setting(project: Project, settings: ConfigSettings, key: str) -> object:
-    """A [tool.scikit-build] setting, `-C` first: the dotted `key` such as ninja.version."""
-    if key in settings:
-        return settings[key]
-    table: object = project.pyproject.get("tool", {}).get("scikit-build", {})
-    for part in key.split("."):
-        table = table.get(part) if isinstance(table, Mapping) else None
-    return table
-
-
-def jobserver_unsupported(
-    project: Project, specs: Sequence[VariantSpec | None], settings: ConfigSettings
-) -> str | None:
-    """Why the builds of `specs` cannot take their jobs from a jobserver, or None when
-    they can: the ninja scikit-build-core will pick is 1.13 or later (the first release
-    that is a jobserver client), every build uses the Ninja generator, and no -j
-    reaches ninja."""
-    if "CMAKE_BUILD_PARALLEL_LEVEL" in os.environ:
-        return "CMAKE_BUILD_PARALLEL_LEVEL is set, so each variant runs that many jobs"
-    tool_args = _listed(_skbuild_setting(project, settings, "build.tool-args"), ";")
-    if any(a.startswith(("-j", "--parallel")) for a in tool_args):
-        return "build.tool-args passes -j to ninja, which turns its jobserver client off"
-    try:
-        from packaging.specifiers import InvalidSpecifier, SpecifierSet
-        from packaging.version import Version
-        from scikit_build_core.builder.generator import resolve_generator
-        from scikit_build_core.program_search import best_program, get_ninja_programs
-    except ImportError:  # pragma: no cover - a scikit-build-core without these helpers
-        return "this scikit-build-core does not tell which generator it will use"
-    table = _skbuild_setting(project, settings, "cmake.define")
-    defines = {str(k): v for k, v in table.items()} if isinstance(table, Mapping) else {}
-    defines.update(
-        {k.split(".", 2)[2]: v for k, v in settings.items() if k.startswith("cmake.define.")}
-    )
-    common = _listed(_skbuild_setting(project, settings, "cmake.args"), ";")
-    for spec in specs:
-        env = {**os.environ, **(spec.env if spec else {})}
-        args = [*shlex.split(env.get("CMAKE_ARGS", "")), *common]
-        args += spec.cmake_args if spec else ()
-        every = {**defines, **(spec.cmake_define if spec else {})}
-        generator = resolve_generator(
-            args, {k: v for k, v in every.items() if isinstance(v, str)}, env
-        )
-        if generator and "Ninja" not in generator:
-            return f"the CMake generator is {generator!r}, not Ninja"
-    wanted = _skbuild_setting(project, settings, "ninja.version")
-    try:
-        allowed = SpecifierSet(wanted if isinstance(wanted, str) else ">=1.5")
-    except InvalidSpecifier:
-        allowed = SpecifierSet(">=1.5")
-    ninja = best_program(get_ninja_programs(), version=allowed)
-    if ninja is None:
-        return "no ninja was found"
-    if ninja.version is None or ninja.version < Version("1.13"):
-        return f"ninja {ninja.version or '(unknown version)'} ({ninja.path}) is older than 1.13"
-    return None

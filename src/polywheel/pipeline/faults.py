@@ -17,10 +17,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import select
 import shutil
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import FrameType
@@ -145,23 +147,58 @@ def output_lock(out_dir: Path) -> Path:
     return user_cache_dir("locks") / f"output-{digest}.lock"
 
 
-def detach_worker() -> None:
-    """In a worker process: lead a process group of its own, and die with the parent."""
+def _stop_group(signum: int, frame: FrameType | None) -> None:
+    del frame
+    # Pass the signal on to the CMake and ninja processes of this group (ninja then
+    # stops the jobs it runs in groups of their own), then leave at once.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    os.killpg(os.getpgrp(), signal.SIGTERM)
+    os._exit(128 + signum)
+
+
+def detach_worker(owner: int | None = None) -> None:
+    """In a worker process: lead a process group of its own, and die with the parent
+    and with `owner`, the polywheel process the worker builds for, where that is not
+    its parent (a worker forked by a forkserver, whose parent outlives `owner`: the
+    worker holds the server open)."""
     if not hasattr(os, "setpgrp"):  # pragma: no cover - Windows
         return
     os.setpgrp()
-
-    def stop_group(signum: int, frame: FrameType | None) -> None:
-        del frame
-        # Pass the signal on to the CMake and ninja processes of this group (ninja then
-        # stops the jobs it runs in groups of their own), then leave at once.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        os.killpg(os.getpgrp(), signal.SIGTERM)
-        os._exit(128 + signum)
-
-    signal.signal(signal.SIGTERM, stop_group)
+    signal.signal(signal.SIGTERM, _stop_group)
     if not die_with_parent():
-        stop_group(signal.SIGTERM, None)
+        _stop_group(signal.SIGTERM, None)
+    if owner is not None and owner != os.getppid():
+        _die_with(owner)
+
+
+def _die_with(owner: int) -> None:
+    """Stop this worker's group as soon as process `owner` has ended: a pidfd turns
+    readable then (Linux 5.3); elsewhere, polled twice a second."""
+    try:
+        pidfd = os.pidfd_open(owner) if hasattr(os, "pidfd_open") else None
+    except ProcessLookupError:
+        _stop_group(signal.SIGTERM, None)
+    except OSError:
+        pidfd = None
+
+    def watch() -> None:
+        if pidfd is not None:
+            select.select([pidfd], [], [])
+        else:
+            while True:
+                time.sleep(0.5)
+                try:
+                    os.kill(owner, 0)
+                except ProcessLookupError:
+                    break
+                except PermissionError:
+                    continue
+        # Not _stop_group: only the main thread may set a signal handler. The worker's
+        # own handler may run too, on the way out.
+        os.killpg(os.getpgrp(), signal.SIGTERM)
+        os._exit(128 + signal.SIGTERM)
+
+    threading.Thread(target=watch, name="polywheel-owner-watch", daemon=True).start()
 
 
 def die_with_parent() -> bool:

@@ -76,23 +76,33 @@ def _hash(path: Path) -> str:
     return digest.hexdigest()
 
 
+# The states hashed by this process: the variants of one matrix read the same
+# compilers, headers and CMake modules, and each build's record would hash them again.
+_hashed: dict[tuple[str, int, int, int, int], FileState] = {}
+_HASHED_LIMIT = 200_000
+
+
 def _state(path: Path, known: FileState | None) -> FileState | None:
-    """The file's state now; its hash is reused when nothing about the file moved."""
+    """The file's state now; its hash is reused when nothing about the file moved
+    (since `known` was recorded, or since this process hashed it)."""
     try:
         st = path.stat()
     except OSError:
         return None
-    if known is not None and (st.st_ino, st.st_size, st.st_ctime_ns, st.st_mtime_ns) == (
-        known.ino,
-        known.size,
-        known.ctime_ns,
-        known.mtime_ns,
-    ):
+    now = (st.st_ino, st.st_size, st.st_ctime_ns, st.st_mtime_ns)
+    if known is not None and now == (known.ino, known.size, known.ctime_ns, known.mtime_ns):
         return known
+    seen = _hashed.get((str(path), *now))
+    if seen is not None:
+        return seen
     try:
-        return FileState(st.st_ino, st.st_size, st.st_ctime_ns, st.st_mtime_ns, _hash(path))
+        state = FileState(*now, _hash(path))
     except OSError:
         return None
+    if len(_hashed) >= _HASHED_LIMIT:
+        _hashed.clear()
+    _hashed[(str(path), *now)] = state
+    return state
 
 
 def project_files(

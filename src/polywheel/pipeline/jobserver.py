@@ -8,10 +8,13 @@ when the job ends. So N compiles run across all variants, never more, until the 
 one ends, instead of a fixed share per variant that leaves cores idle once the other
 variants are done.
 
-polywheel is the server, and every variant build running at once is one of its jobs:
-the first runs on polywheel's own implicit slot, each further one holds a token for as
-long as it runs (`Slots`). The FIFO starts with N-1 tokens; once no variant is left to
-start, the slot of each build that ends goes into the FIFO for the builds still running.
+polywheel is the server. Where the builds run a ninja that takes its first slot
+itself (cmake/make_program.py), the FIFO holds all N tokens and a build holds none
+while it configures or writes its wheel. Otherwise every variant build running at once
+is one of polywheel's jobs: the first runs on polywheel's own implicit slot, each
+further one holds a token for as long as it runs (`Slots`). The FIFO starts with N-1
+tokens; once no variant is left to start, the slot of each build that ends goes into
+the FIFO for the builds still running.
 
 A client that dies holding tokens (a ninja killed outright) takes them along: nothing
 tells which of the running builds held them. Tokens lost that way lower parallelism,
@@ -123,11 +126,18 @@ class Slots:
     the FIFO, for the ninjas of the builds still running.
     """
 
-    def __init__(self, server: Jobserver) -> None:
+    def __init__(self, server: Jobserver, *, lanes_hold: bool = True) -> None:
+        """`lanes_hold` False: the builds' ninjas take their slots themselves
+        (cmake/make_program.py), so polywheel's implicit slot goes into the FIFO too and
+        lanes take none."""
         self.server = server
+        self.lanes_hold = lanes_hold
         self.lock = threading.Lock()
-        self.implicit_free = True
+        self.implicit_free = lanes_hold
         self.tokens = server.jobs - 1  # in the FIFO, or held by lanes or clients
+        if not lanes_hold:
+            self.tokens += 1
+            server.put(1)
         self.held = 0  # tokens the lanes hold
         self.building = 0
         self.restored = 0  # tokens put back that dead clients had taken along

@@ -1,7 +1,8 @@
 """The order of `polywheel build`'s variant builds: lanes, and the build that goes first.
 
-Each lane builds variants one after another on one jobserver slot, kept from one build
-to the next: given back to the FIFO in between, a running ninja would take it first.
+Each lane builds variants one after another, on one jobserver slot kept from one build
+to the next (given back to the FIFO in between, a running ninja would take it first),
+or, where each build's ninja takes its slot itself (cmake/make_program.py), on none.
 With the compiler cache on, one build goes first and alone ("primes" the cache, with
 the whole job budget): builds started together compile their variant-independent
 sources at the same moment and all miss, while builds started after it find them.
@@ -51,7 +52,8 @@ class Lanes:
             while not self.primed.wait(0.1):
                 if stopping.is_set():
                     return
-        token = self.slots.acquire(stopping) if self.slots else False
+        holds = self.slots is not None and self.slots.lanes_hold
+        token = self.slots.acquire(stopping) if self.slots and holds else False
         try:
             while not stopping.is_set():
                 try:
@@ -65,5 +67,5 @@ class Lanes:
                         self.primed.set()
         finally:
             self.primed.set()
-            if self.slots:
+            if self.slots and holds:
                 self.slots.release(token)

@@ -23,7 +23,7 @@ from packaging.version import InvalidVersion, Version
 import polywheel
 from polywheel.cmake import compiler_cache
 from polywheel.cmake.compiler_cache import CacheStats
-from polywheel.cmake.runner import jobserver_unsupported
+from polywheel.cmake.make_program import jobserver_support, slot_taking_ninja
 from polywheel.errors import BuildError, PolywheelError
 from polywheel.index import (
     labels_in_folder,
@@ -46,7 +46,7 @@ from polywheel.pipeline.lanes import Lanes, primer
 from polywheel.pipeline.logs import died_of_illegal_instruction, tail
 from polywheel.pipeline.reuse import BuildCache
 from polywheel.pipeline.variant import BuiltVariant, VariantJob, build_variant
-from polywheel.pipeline.warm import Workers
+from polywheel.pipeline.warm import Workers, build_imports, lane_count
 from polywheel.pipeline.worker import build_in_worker
 from polywheel.project import Project
 from polywheel.wheel.writer import staging_dir
@@ -86,16 +86,19 @@ class MatrixResult:
         return self.index_error is None and all(v.error is None for v in self.variants)
 
 
-def plan_jobs(variant_count: int, jobs: int, *, shared: bool = False) -> tuple[int, int]:
+def plan_jobs(
+    variant_count: int, jobs: int, *, shared: bool = False, slot_ninja: bool = False
+) -> tuple[int, int]:
     """(variants built at once, compile jobs each) within a budget of `jobs` cores.
 
     Configure steps are serial, so running variants side by side keeps the cores busier
     than one variant at a time with all of them. With a jobserver (`shared`) every
     build may use the whole budget, which caps their compiles together; without one,
-    each gets a fixed share.
+    each gets a fixed share. `slot_ninja`: the builds' ninjas take their jobserver slots
+    themselves (warm.lane_count).
     """
     jobs = max(1, jobs)
-    concurrent = max(1, min(variant_count, jobs))
+    concurrent = lane_count(variant_count, jobs, builds_hold_slots=not (shared and slot_ninja))
     return concurrent, jobs if shared else max(1, jobs // concurrent)
 
 
@@ -191,8 +194,10 @@ def build_matrix(
     config = dict(config_settings or {})
     log_dir = project.root / "build" / "polywheel-logs"
     out_dir.mkdir(parents=True, exist_ok=True)
-    unsupported = jobserver_unsupported(project, specs, config)
-    concurrent, per_build = plan_jobs(len(specs), jobs, shared=unsupported is None)
+    unsupported, ninja = jobserver_support(project, specs, config)
+    concurrent, per_build = plan_jobs(
+        len(specs), jobs, shared=unsupported is None, slot_ninja=ninja is not None
+    )
     if matrix.variants:
         what = f"{len(specs)} variant(s) of {project.name}"
     else:
@@ -214,9 +219,11 @@ def build_matrix(
         for leftover in [*remove_leftovers(out_dir), *remove_stale()]:
             emit(f"*** removed {leftover.name}, left behind by a polywheel run that was killed")
         envs = buildenv.for_builds(project, specs, isolation=isolation, emit=emit)
-        slots = None
+        slots, slot_ninja = None, None
         if unsupported is None:
-            slots = Slots(stack.enter_context(jobserver(jobs)))
+            slots = Slots(stack.enter_context(jobserver(jobs)), lanes_hold=ninja is None)
+            if ninja is not None:
+                slot_ninja = slot_taking_ninja(ninja, slots.server.path)
         # Over the whole matrix: a later run of other variants reads this one's entries.
         shared = compiler_cache.sharing(matrix.variants, project.settings.apply_flags)
         with staging_dir(out_dir) as staging:
@@ -230,6 +237,7 @@ def build_matrix(
                     plain=plain and (spec is None or spec == matrix.plain),
                     jobs=per_build,
                     makeflags=slots.server.makeflags if slots else None,
+                    slot_ninja=slot_ninja,
                     fresh=rebuild,
                     build_python=str(env.python) if env else None,
                     build_env=env.key if env else None,
@@ -313,7 +321,9 @@ def _run(
     if any(job.build_python for job in job_of.values()):
         pool = EnvPool()
     elif any(reusable.get(name) is None for name in names):
-        workers = workers or Workers(concurrent)
+        any_job = next(iter(job_of.values()))
+        imports = build_imports(project.pyproject, any_job.config_settings)
+        workers = workers or Workers(concurrent, imports)
         pool = workers.ready()
     if workers is not None and pool is not workers.pool:
         workers.close(stop=True)

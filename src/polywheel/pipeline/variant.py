@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from polywheel.cmake.compile_commands import CompileUnit, read_compile_commands
 from polywheel.cmake.compiler_cache import CacheStats, read_stats, stats_log
 from polywheel.cmake.file_api import artifacts_by_target
+from polywheel.cmake.make_program import SlotNinja
 from polywheel.cmake.report import RawBuild, compile_unit_findings, verify_build_report
 from polywheel.cmake.runner import build_raw_wheel
 from polywheel.cmake.toolchain import toolkit_nvcc
@@ -35,7 +36,7 @@ from polywheel.wheel.writer import finalize_wheel
 if TYPE_CHECKING:
     from polywheel.audit.wheel import WheelAudit
 
-__all__ = ["BuiltVariant", "VariantJob", "build_variant", "variant_json_bytes"]
+__all__ = ["BuiltVariant", "VariantJob", "build_variant", "preload_audit", "variant_json_bytes"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +60,8 @@ class VariantJob:
     jobs: int | None = None
     # The matrix's jobserver (pipeline/jobserver.py): when set, `jobs` is not used.
     makeflags: str | None = None
+    # Set when the build holds no slot of that jobserver: its ninja takes one.
+    slot_ninja: SlotNinja | None = None
     fresh: bool = False
     # The isolated build environment (pipeline/buildenv.py) this build runs in: its
     # interpreter and key; None builds in polywheel's own environment.
@@ -300,9 +303,10 @@ def _check_cuda_toolkit(job: VariantJob) -> None:
     check_toolkit_architectures(spec.cuda_architectures, label=spec.label, toolkit=toolkit)
 
 
-def _preload_audit() -> None:
-    """Import the audit and iced-x86's tables (about 20 ms of a PEP 517 hook process) in
-    a thread while CMake builds: the process only waits for CMake then."""
+def preload_audit() -> None:
+    """Import the audit and iced-x86's tables (about 20 ms of a PEP 517 hook process):
+    called in a thread while CMake builds, so the process only waits for CMake then, and
+    by the workers' forkserver (pipeline/preload.py)."""
     try:
         import polywheel.audit.wheel  # noqa: F401
         from polywheel.audit.x86 import classes
@@ -322,7 +326,7 @@ def build_variant(
     _check_cuda_toolkit(job)
     preload = None
     if project.settings.audit.mode != "off":
-        preload = threading.Thread(target=_preload_audit, name="polywheel-preload", daemon=True)
+        preload = threading.Thread(target=preload_audit, name="polywheel-preload", daemon=True)
         preload.start()
     try:
         raw = build_raw_wheel(
@@ -333,6 +337,7 @@ def build_variant(
             editable=job.editable,
             jobs=job.jobs,
             makeflags=job.makeflags,
+            slot_ninja=job.slot_ninja,
             fresh=job.fresh,
             cache_shared=job.cache_shared,
         )

@@ -1,48 +1,107 @@
 """The worker processes of `polywheel build`, started as early as the command knows it
 will build something.
 
-A worker is a fresh interpreter (a spawn pool: its own environment, cwd and
-scikit-build-core state) that imports scikit-build-core before its first build, which
-takes about a quarter of a second. Started before the command reads its cache and
-sets up its jobserver, that time overlaps the command's own start instead of
-following it. This module imports nothing heavy, so the command can start workers
-before it imports the scheduler.
+A worker is a fresh interpreter (its own environment, cwd and scikit-build-core state)
+with scikit-build-core imported before its first build, which takes about a third of a
+second of CPU. Where the platform has it, the pool is a forkserver that pays those
+imports once: the workers are forks of a server process that imported them and ran
+nothing else, so a matrix of two or three workers costs one import instead of one per
+worker (elsewhere, each spawned worker imports them). Started before the command reads
+its cache and sets up its jobserver, that time overlaps the command's own start
+instead of following it. This module imports nothing heavy, so the command can start
+workers before it imports the scheduler.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
-__all__ = ["Workers", "likely_to_build", "warm_up"]
+__all__ = ["Workers", "build_imports", "lane_count", "likely_to_build", "warm_up"]
 
 
-def warm_up() -> None:
+def lane_count(variant_count: int, jobs: int, *, builds_hold_slots: bool) -> int:
+    """How many variant builds run at once with `jobs` jobs: one per job where each
+    build holds a jobserver slot for as long as it runs (or has a fixed share of the
+    jobs); one more where the builds' ninjas take their slots themselves
+    (cmake/make_program.py), so that a build configuring or writing its wheel, which
+    needs no slot, fills the core the others leave idle. Not with -j 1, which asks for
+    one thing at a time."""
+    jobs = max(1, jobs)
+    extra = 0 if builds_hold_slots or jobs == 1 else 1
+    return max(1, min(variant_count, jobs + extra))
+
+
+def build_imports(pyproject: Mapping[str, Any], config: Mapping[str, object]) -> list[str]:
+    """The modules a build of this project imports (pipeline/preload.py), and NumPy where
+    it is installed and scikit-build-core's `cmake.python-hints` is on (it then imports
+    NumPy in every build, for its include folder)."""
+    import importlib.util
+
+    modules = ["polywheel.pipeline.preload"]
+    table = pyproject.get("tool", {}).get("scikit-build", {}).get("cmake", {})
+    hints = config.get("cmake.python-hints", table.get("python-hints", True))
+    if hints not in (False, "false", "False", "0", "no", "off", "OFF"):
+        with contextlib.suppress(ImportError, ValueError):
+            if importlib.util.find_spec("numpy") is not None:
+                modules.append("numpy")
+    return modules
+
+
+def warm_up(modules: Sequence[str], owner: int) -> None:
     """Pool initializer: lead a process group of its own (so the parent can stop this
-    worker with all it started), then pay the heavy imports before the first build."""
+    worker with all it started) that ends with `owner`, the polywheel process (not the
+    parent of a forked worker), then pay the heavy imports before the first build."""
     from polywheel.pipeline.faults import detach_worker
 
-    detach_worker()
-    import scikit_build_core.build.wheel  # noqa: F401
+    detach_worker(owner)
+    import importlib
 
-    import polywheel.cmake.runner
-    import polywheel.pipeline.variant  # noqa: F401
+    for module in modules:
+        with contextlib.suppress(ImportError):  # a build reports it, where it matters
+            importlib.import_module(module)  # forked from a forkserver: already there
+
+
+def _start_method() -> str:
+    import multiprocessing
+
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def _stop_forkserver() -> None:
+    """Stop multiprocessing's forkserver (one per process, started by the pool): the
+    next pool's server then starts from this process's environment at that time, not
+    from the one this pool's server was started with."""
+    from multiprocessing import forkserver
+
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+    if callable(stop):
+        stop()
 
 
 class Workers:
-    """A spawn pool whose processes are starting; `ready()` waits for all of them."""
+    """A pool whose processes are starting; `ready()` waits for all of them."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, modules: Sequence[str]) -> None:
+        """`count` workers, with `modules` imported before their first build
+        (`build_imports`)."""
         import multiprocessing
 
         count = max(1, count)
+        context = multiprocessing.get_context(_start_method())
+        self._forkserver = context.get_start_method() == "forkserver"
+        if self._forkserver:
+            # Not the default ["__main__"]: the server must not import the command.
+            context.set_forkserver_preload(list(modules))
         self.pool = ProcessPoolExecutor(
-            count, mp_context=multiprocessing.get_context("spawn"), initializer=warm_up
+            count, mp_context=context, initializer=warm_up, initargs=(tuple(modules), os.getpid())
         )
-        # Submitted from the calling thread, which outlives the builds: the workers'
-        # parent-death signal follows the thread that started them.
+        # Submitted from the calling thread, which outlives the builds: a spawned
+        # worker's parent-death signal follows the thread that started it.
         self._started: list[Future[int]] = [self.pool.submit(os.getpid) for _ in range(count)]
 
     def ready(self) -> ProcessPoolExecutor:
@@ -60,6 +119,8 @@ class Workers:
 
             stop_process_groups(running)
         self.pool.shutdown(cancel_futures=True)
+        if self._forkserver:
+            _stop_forkserver()
 
 
 def likely_to_build(root: Path, names: Sequence[str], rebuild: bool) -> bool:

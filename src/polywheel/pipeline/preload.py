@@ -1,0 +1,28 @@
+"""What a variant build in a worker process imports, paid before the first build.
+
+Imported by the workers' forkserver (pipeline/warm.py) before it forks them, so the
+workers start with all of it and pay it once between them; a spawned worker imports
+this module itself. Besides scikit-build-core and polywheel's build modules, a build
+imports the `cmake` and `ninja` packages (scikit-build-core looks for their programs;
+`cmake` lists its installed files on import), the audit's instruction tables
+(pipeline/variant.py), and what scikit-build-core reads to write a wheel. NumPy, which
+scikit-build-core imports in every build where it is installed, is preloaded by name
+(warm.py decides), as an import that may fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.generator  # noqa: F401 - scikit-build-core writes METADATA with it
+import sysconfig
+
+import scikit_build_core.build.wheel  # noqa: F401
+
+import polywheel.cmake.runner  # noqa: F401
+from polywheel.pipeline import variant
+
+sysconfig.get_config_vars()  # reads the interpreter's _sysconfigdata module
+for _package in ("cmake", "ninja"):
+    with contextlib.suppress(ImportError):
+        __import__(_package)
+variant.preload_audit()
