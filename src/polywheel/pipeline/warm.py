@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -100,11 +101,26 @@ class Workers:
         self.pool = ProcessPoolExecutor(
             count, mp_context=context, initializer=warm_up, initargs=(tuple(modules), os.getpid())
         )
-        # Submitted from the calling thread, which outlives the builds: a spawned
-        # worker's parent-death signal follows the thread that started it.
-        self._started: list[Future[int]] = [self.pool.submit(os.getpid) for _ in range(count)]
+        self._started: list[Future[int]] = []
+        self._starter: threading.Thread | None = None
+        if self._forkserver:
+            # Starting the first worker waits until the server has imported `modules`:
+            # in a thread, so this process goes on with its own preparations meanwhile.
+            self._starter = threading.Thread(
+                target=self._start, args=(count,), name="polywheel-workers", daemon=True
+            )
+            self._starter.start()
+        else:
+            # From the calling thread, which outlives the builds: a spawned worker's
+            # parent-death signal follows the thread that started it.
+            self._start(count)
+
+    def _start(self, count: int) -> None:
+        self._started.extend(self.pool.submit(os.getpid) for _ in range(count))
 
     def ready(self) -> ProcessPoolExecutor:
+        if self._starter is not None:
+            self._starter.join()
         for started in self._started:
             started.result()
         return self.pool
@@ -112,6 +128,8 @@ class Workers:
     def close(self, *, stop: bool) -> None:
         """`stop`: end the workers and all they started now (a signal, an error, or
         workers that were not needed), instead of letting them finish."""
+        if self._starter is not None:
+            self._starter.join()  # no worker starts after the ones stopped here
         # ProcessPoolExecutor has no public list of its processes (None once shut down).
         running = list(self.pool._processes or ())
         if stop and running:
