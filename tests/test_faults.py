@@ -113,6 +113,23 @@ def test_workers_started_early_end_with_a_build_refused_before_it_runs(
     wait_for(lambda: not processes_in_environment(marker), 10, "the workers to end")
 
 
+def test_a_first_build_with_a_bad_matrix_leaves_no_worker_server(
+    copy_project: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """A first build starts the workers' server before it reads the project; a matrix
+    refused then ends the server too."""
+    project = copy_project("simple_c")
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("level :: v3", "level :: v9"))
+    marker = f"POLYWHEEL_TEST_RUN={tmp_path.name}"
+    result = polywheel(
+        "build", "-o", "dist", cwd=project, env=dict([marker.split("=", 1)]), check=False
+    )
+    assert result.returncode == 1 and "'v9' is not one of" in result.stderr
+    wait_for(lambda: not processes_in_environment(marker), 10, "the worker server to end")
+    assert not (project / "dist").exists()
+
+
 @needs_linux
 def test_a_killed_run_takes_its_builds_along_and_the_next_run_cleans_up(
     copy_project: Callable[[str], Path],

@@ -60,21 +60,33 @@ def cmd_build(args: argparse.Namespace) -> int:
     from polywheel.pipeline import warm
     from polywheel.project import load_project
 
-    project = load_project(project_folder(args.path, "build"))
-    config = _checked_config(args, project)
-    names = list(args.variant or project.matrix.labels) or ["plain"]
+    root = project_folder(args.path, "build")
+    # A first build: the workers' server starts before the project is read (their
+    # imports take longer than reading it). An isolated build runs each build in its
+    # environment's interpreter instead (pipeline/envpool.py).
+    early = (
+        no_isolation(args)
+        and warm.never_built(root)
+        and warm.start_forkserver(
+            warm.early_imports(root, _config_settings(args.config_setting or ()))
+        )
+    )
     workers = None
-    if no_isolation(args) and warm.likely_to_build(project.root, names, args.rebuild):
-        # Their start overlaps this process's own; an isolated build runs each build
-        # in its environment's interpreter instead (pipeline/envpool.py). As many as
-        # the lanes may be (the scheduler decides; a forked worker left idle is cheap).
-        count = warm.lane_count(len(names), args.jobs, builds_hold_slots=False)
-        workers = warm.Workers(count, warm.build_imports(project.pyproject, config))
     try:
+        project = load_project(root)
+        config = _checked_config(args, project)
+        names = list(args.variant or project.matrix.labels) or ["plain"]
+        if no_isolation(args) and warm.likely_to_build(project.root, names, args.rebuild):
+            # Their start overlaps this process's own. As many as the lanes may be (the
+            # scheduler decides; a forked worker left idle is cheap).
+            count = warm.lane_count(len(names), args.jobs, builds_hold_slots=False)
+            workers = warm.Workers(count, warm.build_imports(project.pyproject, config))
         return _build(args, project, config, workers)
     finally:
         if workers is not None:
             workers.close(stop=True)  # after a failure or a signal: what still runs
+        elif early:
+            warm.stop_forkserver()
 
 
 def _checked_config(args: argparse.Namespace, project: Project) -> dict[str, str | list[str]]:

@@ -12,10 +12,6 @@ from pathlib import Path
 
 from polywheel.errors import PolywheelError, WheelFormatError
 from polywheel.pipeline.faults import die_with_parent
-from polywheel.relabel import label_inside, publish, refuse_nonconforming
-from polywheel.wheel.filename import parse_wheel_name
-from polywheel.wheel.reader import open_wheel
-from polywheel.wheel.writer import confined, staging_dir
 
 __all__ = ["DEFAULT_REPAIR", "PLACEHOLDERS", "repair_argv", "repair_wheel"]
 
@@ -45,6 +41,8 @@ def repair_argv(command: Sequence[str] | str, wheel: Path, dest_dir: Path) -> li
 
 
 def _variant_json_bytes(wheel: Path) -> bytes | None:
+    from polywheel.wheel.reader import open_wheel
+
     with open_wheel(wheel) as reader:
         return reader.dist_info_file("variant.json")
 
@@ -57,6 +55,11 @@ def repair_wheel(wheel: Path, out_dir: Path, command: Sequence[str] | str = DEFA
     `out_dir` (named for this process, so a later run removes it if this one is
     killed); the input is only read.
     """
+    # Imported here: the command line reads DEFAULT_REPAIR for every command's help.
+    from polywheel.relabel import label_inside, publish, refuse_nonconforming
+    from polywheel.wheel.filename import parse_wheel_name
+    from polywheel.wheel.writer import confined, staging_dir
+
     repair_argv(command, wheel, out_dir)  # a malformed command is refused before any work
     name = parse_wheel_name(wheel.name)
     label, raw = label_inside(wheel)

@@ -109,3 +109,21 @@ def test_workers_preload_numpy_only_where_a_build_would_import_it() -> None:
     off = {"tool": {"scikit-build": {"cmake": {"python-hints": False}}}}
     assert build_imports(off, {}) == ["polywheel.pipeline.preload"]
     assert build_imports({}, {"cmake.python-hints": "false"}) == ["polywheel.pipeline.preload"]
+
+
+def test_a_first_build_is_known_before_the_project_is_read(tmp_path: Path) -> None:
+    from polywheel.pipeline.warm import early_imports, never_built
+
+    assert never_built(tmp_path)
+    (tmp_path / "build" / "polywheel-cache" / "x86_64_v1").mkdir(parents=True)
+    assert never_built(tmp_path)  # an entry without its manifest was never completed
+    (tmp_path / "build" / "polywheel-cache" / "x86_64_v1" / "manifest.json").write_text("{}")
+    assert not never_built(tmp_path)
+    # What the server imports comes from pyproject.toml as it is; an unreadable one
+    # counts as empty (the reader reports it later).
+    (tmp_path / "pyproject.toml").write_text("[tool.scikit-build]\ncmake.python-hints = false\n")
+    assert early_imports(tmp_path, {}) == ["polywheel.pipeline.preload"]
+    (tmp_path / "pyproject.toml").write_text("not toml = = =")
+    assert early_imports(tmp_path, {"cmake.python-hints": "false"}) == [
+        "polywheel.pipeline.preload"
+    ]

@@ -38,7 +38,7 @@ from polywheel.errors import BuildError, ConfigError
 from polywheel.matrix.spec import VariantSpec
 from polywheel.pipeline.faults import die_with_parent, exclusive, remove_leftovers
 from polywheel.project import Project
-from polywheel.wheel.writer import SCRATCH
+from polywheel.wheel import SCRATCH
 
 __all__ = [
     "BuildEnv",

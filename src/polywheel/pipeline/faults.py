@@ -28,7 +28,7 @@ from pathlib import Path
 from types import FrameType
 
 from polywheel.cachedir import user_cache_dir
-from polywheel.wheel.writer import SCRATCH
+from polywheel.wheel import SCRATCH
 
 __all__ = [
     "Interrupted",

@@ -16,13 +16,24 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Workers", "build_imports", "lane_count", "likely_to_build", "warm_up"]
+__all__ = [
+    "Workers",
+    "build_imports",
+    "early_imports",
+    "lane_count",
+    "likely_to_build",
+    "never_built",
+    "start_forkserver",
+    "stop_forkserver",
+    "warm_up",
+]
 
 
 def lane_count(variant_count: int, jobs: int, *, builds_hold_slots: bool) -> int:
@@ -73,13 +84,52 @@ def _start_method() -> str:
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
-def _stop_forkserver() -> None:
-    """Stop multiprocessing's forkserver (one per process, started by the pool): the
-    next pool's server then starts from this process's environment at that time, not
-    from the one this pool's server was started with."""
+def start_forkserver(modules: Sequence[str]) -> bool:
+    """Start the workers' forkserver now, importing `modules`, where the platform has
+    one (False elsewhere). Idempotent: the pool started later uses the running server.
+    Called before the command reads the project when the run will certainly build, so
+    the server's imports overlap the command's own."""
+    if _start_method() != "forkserver":
+        return False
     from multiprocessing import forkserver
 
-    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+    forkserver.set_forkserver_preload(list(modules))
+    forkserver.ensure_running()
+    return True
+
+
+def never_built(root: Path) -> bool:
+    """No build of this project was kept for reuse: a run will build, whatever its
+    variants turn out to be (`likely_to_build` needs them)."""
+    return not any((root / "build" / "polywheel-cache").glob("*/manifest.json"))
+
+
+def early_imports(root: Path, config: Mapping[str, object]) -> list[str]:
+    """`build_imports` from the project's pyproject.toml as it is on disk, before it is
+    read for real (an unreadable one counts as empty: the reader reports it)."""
+    from polywheel._compat import tomllib
+
+    try:
+        with (root / "pyproject.toml").open("rb") as f:
+            pyproject = tomllib.load(f)
+    except (OSError, ValueError):
+        pyproject = {}
+    return build_imports(pyproject, config)
+
+
+def stop_forkserver() -> None:
+    """Stop multiprocessing's forkserver (one per process, started by the pool): the
+    next pool's server then starts from this process's environment at that time, not
+    from the one this pool's server was started with. Terminated first, so that a
+    server still importing does not hold up the end of a failed run."""
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    pid = getattr(server, "_forkserver_pid", None)
+    if isinstance(pid, int):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    stop = getattr(server, "_stop", None)
     if callable(stop):
         stop()
 
@@ -97,7 +147,7 @@ class Workers:
         self._forkserver = context.get_start_method() == "forkserver"
         if self._forkserver:
             # Not the default ["__main__"]: the server must not import the command.
-            context.set_forkserver_preload(list(modules))
+            start_forkserver(modules)
         self.pool = ProcessPoolExecutor(
             count, mp_context=context, initializer=warm_up, initargs=(tuple(modules), os.getpid())
         )
@@ -138,7 +188,7 @@ class Workers:
             stop_process_groups(running)
         self.pool.shutdown(cancel_futures=True)
         if self._forkserver:
-            _stop_forkserver()
+            stop_forkserver()
 
 
 def likely_to_build(root: Path, names: Sequence[str], rebuild: bool) -> bool:

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from polywheel.errors import WheelFormatError
+from polywheel.wheel import SCRATCH
 from polywheel.wheel.metadata import add_requires
 from polywheel.wheel.reader import WheelReader, open_wheel
 from polywheel.wheel.zipout import DEFLATED, ZipOut
@@ -40,12 +41,10 @@ _ZIP_MIN = 315532800
 _ZIP_MAX = 4354819199
 
 
-# Scratch names (staging folders, temporary files) carry the pid of their writer, so a
-# later run can tell the leftovers of a killed process from the work of a live one.
-SCRATCH = ".polywheel-"
-
-
 def scratch_prefix() -> str:
+    """Scratch names (staging folders, temporary files) carry the pid of their writer,
+    so a later run can tell the leftovers of a killed process from the work of a live
+    one."""
     return f"{SCRATCH}{os.getpid()}-"
 
 
