@@ -58,7 +58,6 @@ def _removed_if_left_empty(folder: Path, created: bool) -> Iterator[None]:
 
 def cmd_build(args: argparse.Namespace) -> int:
     from polywheel.pipeline import warm
-    from polywheel.project import load_project
 
     root = project_folder(args.path, "build")
     # A first build: the workers' server starts before the project is read (their
@@ -73,6 +72,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     )
     workers = None
     try:
+        from polywheel.project import load_project  # after the server's start: ~70 ms
+
         project = load_project(root)
         config = _checked_config(args, project)
         names = list(args.variant or project.matrix.labels) or ["plain"]

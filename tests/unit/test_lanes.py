@@ -127,3 +127,7 @@ def test_a_first_build_is_known_before_the_project_is_read(tmp_path: Path) -> No
     assert early_imports(tmp_path, {"cmake.python-hints": "false"}) == [
         "polywheel.pipeline.preload"
     ]
+    # Not validated yet: any shape is read without an error.
+    for text in ("tool = 1\n", "[tool]\nscikit-build = []\n", "[tool.scikit-build]\ncmake = 3\n"):
+        (tmp_path / "pyproject.toml").write_text(text)
+        assert early_imports(tmp_path, {})[0] == "polywheel.pipeline.preload"

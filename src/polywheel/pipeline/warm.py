@@ -55,8 +55,11 @@ def build_imports(pyproject: Mapping[str, Any], config: Mapping[str, object]) ->
     import importlib.util
 
     modules = ["polywheel.pipeline.preload"]
-    table = pyproject.get("tool", {}).get("scikit-build", {}).get("cmake", {})
-    hints = config.get("cmake.python-hints", table.get("python-hints", True))
+    table: object = pyproject
+    for key in ("tool", "scikit-build", "cmake"):  # not validated yet: any shape
+        table = table.get(key, {}) if isinstance(table, Mapping) else {}
+    declared = table.get("python-hints", True) if isinstance(table, Mapping) else True
+    hints = config.get("cmake.python-hints", declared)
     if hints not in (False, "false", "False", "0", "no", "off", "OFF"):
         with contextlib.suppress(ImportError, ValueError):
             if importlib.util.find_spec("numpy") is not None:
