@@ -75,19 +75,32 @@ def time_with(timeline: list[tuple[float, int]], count: int, start: float, end: 
     return total
 
 
+def build_with_two_jobs(
+    project: Path, launcher: Path, *settings: str
+) -> subprocess.CompletedProcess[str]:
+    """`polywheel build -j 2` with the timing launcher as the project's own (which
+    replaces the compiler cache anyway: without the cache, no variant goes first to
+    fill it, and the builds start together)."""
+    options = [f"cmake.define.CMAKE_C_COMPILER_LAUNCHER={launcher}", *settings]
+    return polywheel(
+        "build", "-o", "dist", "-j", "2", *(f"-C{option}" for option in options),
+        cwd=project, env={"CCACHE_DISABLE": "1"},
+    )  # fmt: skip
+
+
+def make_program(project: Path, label: str) -> str:
+    """CMAKE_MAKE_PROGRAM in the CMake cache of `label`'s build folder."""
+    cache = next((project / "build").glob(f"*/{label}/CMakeCache.txt")).read_text()
+    line = next(line for line in cache.splitlines() if line.startswith("CMAKE_MAKE_PROGRAM:"))
+    return line.split("=", 1)[1]
+
+
 def test_three_variants_share_two_jobs_until_the_last_compile(
     copy_project: Callable[[str], Path], tmp_path: Path
 ) -> None:
     project = copy_project("many_tus")
     launcher, log = timing_launcher(tmp_path)
-    result = polywheel(
-        "build", "-o", "dist", "-j", "2",
-        "-C", f"cmake.define.CMAKE_C_COMPILER_LAUNCHER={launcher}",
-        cwd=project,
-        # The project's launcher replaces the compiler cache anyway; without the cache,
-        # no variant goes first to fill it, and two start together.
-        env={"CCACHE_DISABLE": "1"},
-    )  # fmt: skip
+    result = build_with_two_jobs(project, launcher)
     # One build more than jobs: each ninja takes its first slot itself
     # (cmake/make_program.py), so the third build configures while two compile.
     assert "3 variant(s) of many-tus, 3 at a time sharing 2 compile job(s) through a jobserver" in (
@@ -96,10 +109,7 @@ def test_three_variants_share_two_jobs_until_the_last_compile(
     build_log = (project / "build" / "polywheel-logs" / "x86_64_v3.log").read_text()
     assert "ninja: Jobserver mode detected: -j2 --jobserver-auth=fifo:" in build_log
     assert "polywheel: keeping the project's CMAKE_C_COMPILER_LAUNCHER" in build_log
-    cache = (next((project / "build").glob("*/x86_64_v3/CMakeCache.txt"))).read_text()
-    assert "/ninja-slot/" in next(
-        line for line in cache.splitlines() if line.startswith("CMAKE_MAKE_PROGRAM")
-    )
+    assert "/ninja-slot/" in make_program(project, "x86_64_v3")
     rows = compiles(log)
     assert len(rows) == 3 * 9
     timeline = running(rows)
@@ -122,18 +132,11 @@ def test_a_project_naming_its_make_program_builds_one_variant_per_job(
     project = copy_project("many_tus")
     launcher, log = timing_launcher(tmp_path, hold=0.1)
     ninja = Path(BIN_DIR) / "ninja"
-    result = polywheel(
-        "build", "-o", "dist", "-j", "2",
-        "-C", f"cmake.define.CMAKE_C_COMPILER_LAUNCHER={launcher}",
-        "-C", f"cmake.define.CMAKE_MAKE_PROGRAM={ninja}",
-        cwd=project,
-        env={"CCACHE_DISABLE": "1"},
-    )  # fmt: skip
+    result = build_with_two_jobs(project, launcher, f"cmake.define.CMAKE_MAKE_PROGRAM={ninja}")
     assert "3 variant(s) of many-tus, 2 at a time sharing 2 compile job(s) through a jobserver" in (
         result.stdout
     )
-    cache = (next((project / "build").glob("*/x86_64_v3/CMakeCache.txt"))).read_text()
-    assert f"CMAKE_MAKE_PROGRAM:UNINITIALIZED={ninja}" in cache.splitlines()
+    assert make_program(project, "x86_64_v3") == str(ninja)
     timeline = running(compiles(log))
     assert max(now for _, now in timeline) == 2, "never more compiles than -j"
 

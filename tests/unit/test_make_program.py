@@ -9,10 +9,11 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
-from polywheel.cmake.make_program import FIFO_ENV, SlotNinja, slot_taking_ninja
+from polywheel.cmake.make_program import FIFO_ENV, slot_taking_ninja
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="a POSIX FIFO")
 
@@ -36,6 +37,11 @@ def fifo(tmp_path: Path) -> Iterator[tuple[Path, int]]:
         os.close(fd)
 
 
+class SlotNinja(NamedTuple):
+    program: str
+    fifo: str
+
+
 @pytest.fixture
 def wrapper(tmp_path: Path, fifo: tuple[Path, int], monkeypatch: pytest.MonkeyPatch) -> SlotNinja:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -43,7 +49,7 @@ def wrapper(tmp_path: Path, fifo: tuple[Path, int], monkeypatch: pytest.MonkeyPa
     ninja.parent.mkdir()
     ninja.write_text(STAND_IN)
     ninja.chmod(0o755)
-    return slot_taking_ninja(str(ninja), fifo[0])
+    return SlotNinja(str(slot_taking_ninja(str(ninja))), str(fifo[0]))
 
 
 def tokens(fd: int) -> bytes:
@@ -122,10 +128,8 @@ def test_a_stopped_build_gives_its_token_back(wrapper: SlotNinja, fifo: tuple[Pa
     assert tokens(fd) == b"+"
 
 
-def test_the_script_path_follows_the_ninja_it_runs(
-    wrapper: SlotNinja, fifo: tuple[Path, int], tmp_path: Path
-) -> None:
-    assert slot_taking_ninja(str(tmp_path / "stand in" / "ninja"), fifo[0]) == wrapper
-    other = slot_taking_ninja("/usr/bin/ninja", fifo[0])
-    assert other.program != wrapper.program
-    assert Path(other.program).read_text().count("/usr/bin/ninja") == 3
+def test_the_script_path_follows_the_ninja_it_runs(wrapper: SlotNinja, tmp_path: Path) -> None:
+    assert str(slot_taking_ninja(str(tmp_path / "stand in" / "ninja"))) == wrapper.program
+    other = slot_taking_ninja("/usr/bin/ninja")
+    assert str(other) != wrapper.program
+    assert other.read_text().count("/usr/bin/ninja") == 3

@@ -21,11 +21,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from packaging.version import Version
+
 from polywheel.cachedir import cached_script
 from polywheel.matrix.spec import VariantSpec
 from polywheel.project import Project
 
-__all__ = ["FIFO_ENV", "JobserverSupport", "SlotNinja", "jobserver_support", "slot_taking_ninja"]
+__all__ = ["FIFO_ENV", "JobserverSupport", "build_ninja", "jobserver_support", "slot_taking_ninja"]
 
 ConfigSettings = Mapping[str, "str | list[str]"]
 
@@ -61,25 +63,17 @@ trap 'exit 143' TERM
 
 class JobserverSupport(NamedTuple):
     """`unsupported`: why the builds cannot share the jobserver (None: they can).
-    `ninja`: the ninja they would run, to wrap with `slot_taking_ninja`; None where
-    they cannot, or where the project names its own CMAKE_MAKE_PROGRAM."""
+    `slot_taking`: their ninja can take its first slot itself (`slot_taking_ninja`);
+    not where the project names its own CMAKE_MAKE_PROGRAM."""
 
     unsupported: str | None
-    ninja: str | None = None
+    slot_taking: bool = False
 
 
-class SlotNinja(NamedTuple):
-    """What a build runs as its make program (`program`), and the jobserver FIFO it
-    takes its slot from."""
-
-    program: str
-    fifo: str
-
-
-def slot_taking_ninja(ninja: str, fifo: Path) -> SlotNinja:
-    """The script that runs `ninja` on a slot of the jobserver `fifo`."""
+def slot_taking_ninja(ninja: str) -> Path:
+    """The script that runs `ninja` on a slot of the jobserver named in FIFO_ENV."""
     content = _WRAPPER.format(ninja=shlex.quote(ninja), env=FIFO_ENV)
-    return SlotNinja(str(cached_script("ninja-slot", "ninja", content)), str(fifo))
+    return cached_script("ninja-slot", "ninja", content)
 
 
 def _listed(value: object, sep: str) -> list[str]:
@@ -114,10 +108,7 @@ def jobserver_support(
             "build.tool-args passes -j to ninja, which turns its jobserver client off"
         )
     try:
-        from packaging.specifiers import InvalidSpecifier, SpecifierSet
-        from packaging.version import Version
         from scikit_build_core.builder.generator import resolve_generator
-        from scikit_build_core.program_search import best_program, get_ninja_programs
     except ImportError:  # pragma: no cover - a scikit-build-core without these helpers
         return JobserverSupport("this scikit-build-core does not tell which generator it will use")
     table = _skbuild_setting(project, settings, "cmake.define")
@@ -140,15 +131,29 @@ def jobserver_support(
         own_make_program |= "CMAKE_MAKE_PROGRAM" in every or any(
             _MAKE_PROGRAM_ARG.match(a) for a in args
         )
+    ninja = build_ninja(project, settings)
+    if ninja is None:
+        return JobserverSupport("no ninja was found")
+    path, version = ninja
+    if version is None or version < Version("1.13"):
+        return JobserverSupport(
+            f"ninja {version or '(unknown version)'} ({path}) is older than 1.13"
+        )
+    return JobserverSupport(None, slot_taking=not own_make_program)
+
+
+def build_ninja(project: Project, settings: ConfigSettings) -> tuple[str, Version | None] | None:
+    """The ninja scikit-build-core picks in this environment (the `ninja` package first,
+    `ninja.version` honoured), with its version; None where there is none. A build
+    asks in its own environment, which an isolated build's requirements may give
+    another ninja than polywheel's."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from scikit_build_core.program_search import best_program, get_ninja_programs
+
     wanted = _skbuild_setting(project, settings, "ninja.version")
     try:
         allowed = SpecifierSet(wanted if isinstance(wanted, str) else ">=1.5")
     except InvalidSpecifier:
         allowed = SpecifierSet(">=1.5")
     ninja = best_program(get_ninja_programs(), version=allowed)
-    if ninja is None:
-        return JobserverSupport("no ninja was found")
-    if ninja.version is None or ninja.version < Version("1.13"):
-        found = ninja.version or "(unknown version)"
-        return JobserverSupport(f"ninja {found} ({ninja.path}) is older than 1.13")
-    return JobserverSupport(None, None if own_make_program else str(ninja.path))
+    return None if ninja is None else (str(ninja.path), ninja.version)

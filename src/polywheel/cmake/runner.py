@@ -20,7 +20,7 @@ from polywheel.cachedir import user_cache_dir
 from polywheel.cmake import compiler_cache
 from polywheel.cmake.freshness import ConfigureState
 from polywheel.cmake.include import render_variant_include
-from polywheel.cmake.make_program import FIFO_ENV, SlotNinja
+from polywheel.cmake.make_program import FIFO_ENV, build_ninja, slot_taking_ninja
 from polywheel.cmake.minimum_version import floor_minimum_version
 from polywheel.cmake.old_make import make_shim_dir
 from polywheel.cmake.report import BuildReport, RawBuild, report_path
@@ -187,7 +187,7 @@ def build_raw_wheel(
     editable: bool = False,
     jobs: int | None = None,
     makeflags: str | None = None,
-    slot_ninja: SlotNinja | None = None,
+    slot_fifo: str | None = None,
     fresh: bool = False,
     cache_shared: bool = True,
 ) -> RawBuild:
@@ -197,8 +197,8 @@ def build_raw_wheel(
     a variable CMake reads only at the first configure has changed since the last one.
     `makeflags` names the matrix's jobserver: ninja then takes its jobs from it, and no
     -j may reach ninja (an explicit -j turns its jobserver client off); without it,
-    `jobs` is this build's own share. `slot_ninja`: the build holds no slot of the
-    jobserver, so its ninja takes one (cmake/make_program.py). `cache_shared`: other
+    `jobs` is this build's own share. `slot_fifo`: the build holds no slot of the
+    jobserver, so its ninja takes one from that FIFO (cmake/make_program.py). `cache_shared`: other
     builds read what this one stores in the compiler cache (cmake/compiler_cache.launcher).
     """
     from scikit_build_core import build as skbuild
@@ -227,9 +227,15 @@ def build_raw_wheel(
     elif jobs and "CMAKE_BUILD_PARALLEL_LEVEL" not in os.environ:
         env["CMAKE_BUILD_PARALLEL_LEVEL"] = str(jobs)
     env[FIFO_ENV] = None
-    if makeflags and slot_ninja is not None:
-        cs["cmake.define.CMAKE_MAKE_PROGRAM"] = slot_ninja.program
-        env[FIFO_ENV] = slot_ninja.fifo
+    if makeflags and slot_fifo is not None:
+        ninja = build_ninja(project, config_settings)
+        if ninja is None:
+            raise BuildError(
+                "no ninja found to run on a slot of the jobserver",
+                label=spec.label if spec else None,
+            )
+        cs["cmake.define.CMAKE_MAKE_PROGRAM"] = str(slot_taking_ninja(ninja[0]))
+        env[FIFO_ENV] = slot_fifo
     label = spec.label if spec else None
     hook = skbuild.build_editable if editable else skbuild.build_wheel
     before = set(staging.glob("*.whl"))

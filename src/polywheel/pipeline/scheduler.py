@@ -23,7 +23,7 @@ from packaging.version import InvalidVersion, Version
 import polywheel
 from polywheel.cmake import compiler_cache
 from polywheel.cmake.compiler_cache import CacheStats
-from polywheel.cmake.make_program import jobserver_support, slot_taking_ninja
+from polywheel.cmake.make_program import jobserver_support
 from polywheel.errors import BuildError, PolywheelError
 from polywheel.index import (
     labels_in_folder,
@@ -194,9 +194,9 @@ def build_matrix(
     config = dict(config_settings or {})
     log_dir = project.root / "build" / "polywheel-logs"
     out_dir.mkdir(parents=True, exist_ok=True)
-    unsupported, ninja = jobserver_support(project, specs, config)
+    unsupported, slot_taking = jobserver_support(project, specs, config)
     concurrent, per_build = plan_jobs(
-        len(specs), jobs, shared=unsupported is None, slot_ninja=ninja is not None
+        len(specs), jobs, shared=unsupported is None, slot_ninja=slot_taking
     )
     if matrix.variants:
         what = f"{len(specs)} variant(s) of {project.name}"
@@ -219,11 +219,10 @@ def build_matrix(
         for leftover in [*remove_leftovers(out_dir), *remove_stale()]:
             emit(f"*** removed {leftover.name}, left behind by a polywheel run that was killed")
         envs = buildenv.for_builds(project, specs, isolation=isolation, emit=emit)
-        slots, slot_ninja = None, None
+        slots, slot_fifo = None, None
         if unsupported is None:
-            slots = Slots(stack.enter_context(jobserver(jobs)), lanes_hold=ninja is None)
-            if ninja is not None:
-                slot_ninja = slot_taking_ninja(ninja, slots.server.path)
+            slots = Slots(stack.enter_context(jobserver(jobs)), lanes_hold=not slot_taking)
+            slot_fifo = str(slots.server.path) if slot_taking else None
         # Over the whole matrix: a later run of other variants reads this one's entries.
         shared = compiler_cache.sharing(matrix.variants, project.settings.apply_flags)
         with staging_dir(out_dir) as staging:
@@ -237,7 +236,7 @@ def build_matrix(
                     plain=plain and (spec is None or spec == matrix.plain),
                     jobs=per_build,
                     makeflags=slots.server.makeflags if slots else None,
-                    slot_ninja=slot_ninja,
+                    slot_fifo=slot_fifo,
                     fresh=rebuild,
                     build_python=str(env.python) if env else None,
                     build_env=env.key if env else None,

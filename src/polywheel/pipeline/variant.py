@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 from polywheel.cmake.compile_commands import CompileUnit, read_compile_commands
 from polywheel.cmake.compiler_cache import CacheStats, read_stats, stats_log
 from polywheel.cmake.file_api import artifacts_by_target
-from polywheel.cmake.make_program import SlotNinja
 from polywheel.cmake.report import RawBuild, compile_unit_findings, verify_build_report
 from polywheel.cmake.runner import build_raw_wheel
 from polywheel.cmake.toolchain import toolkit_nvcc
@@ -60,8 +59,9 @@ class VariantJob:
     jobs: int | None = None
     # The matrix's jobserver (pipeline/jobserver.py): when set, `jobs` is not used.
     makeflags: str | None = None
-    # Set when the build holds no slot of that jobserver: its ninja takes one.
-    slot_ninja: SlotNinja | None = None
+    # Set when the build holds no slot of that jobserver: its ninja takes one from
+    # this FIFO (cmake/make_program.py).
+    slot_fifo: str | None = None
     fresh: bool = False
     # The isolated build environment (pipeline/buildenv.py) this build runs in: its
     # interpreter and key; None builds in polywheel's own environment.
@@ -337,7 +337,7 @@ def build_variant(
             editable=job.editable,
             jobs=job.jobs,
             makeflags=job.makeflags,
-            slot_ninja=job.slot_ninja,
+            slot_fifo=job.slot_fifo,
             fresh=job.fresh,
             cache_shared=job.cache_shared,
         )
