@@ -25,11 +25,16 @@ from common import LEVELS, MARCH, PYTHON, run, tool
 
 def shapes(jobs: int, variants: int) -> list[tuple[int, int]]:
     """Every split of the budget: 2 cores give 2x1 (two builds side by side, one compile
-    each) and 1x2 (one build at a time, two compiles each)."""
+    each) and 1x2 (one build at a time, two compiles each); with more variants than
+    cores, also every build at once with one compile each (3x1 for three levels: as
+    many builds as polywheel runs at once, though their compiles then outnumber the
+    cores)."""
     found = []
     for concurrent in range(1, min(jobs, variants) + 1):
         if jobs % concurrent == 0:
             found.append((concurrent, jobs // concurrent))
+    if variants > jobs:
+        found.append((variants, 1))
     return found
 
 

@@ -6,8 +6,9 @@ the symmetry library `Spglib_symspg` (the hot code) and the 2 C++ files of its
 pybind11 module (built with LTO, which is most of its compile time). It
 is built as three x86-64 levels with `-j 2`:
 
-- by hand, the best loop a maintainer would write (see hand_loop.py), in both shapes
-  of two cores (2 builds x 1 compile job, 1 x 2); the faster shape is the baseline;
+- by hand, the best loop a maintainer would write (see hand_loop.py), in every shape
+  of two cores (2 builds x 1 compile job, 1 x 2, and all 3 levels at once x 1); the
+  fastest shape is the baseline;
 - by `polywheel build -j 2` with global flags (every target gets `-march`);
 - by `polywheel build -j 2` with `apply-flags = "targets"` and
   `polywheel_apply_variant_flags(Spglib_symspg)`: only the library gets `-march`, so
@@ -105,7 +106,7 @@ def hand_project(archive: Path, dst: Path, targets: bool = False) -> Path:
 
 
 HAND_FLAGS = "HAND_VARIANT_FLAGS"
-HAND_SHAPES = {"hand 2x1": (2, 1), "hand 1x2": (1, 2)}
+HAND_SHAPES = {f"hand {n}x{jobs}": (n, jobs) for n, jobs in hand_loop.shapes(2, len(LEVELS))}
 HAND_TARGETS = "hand 2x1, targets and ccache by hand"
 POLYWHEEL = ("polywheel global", "polywheel targets")
 CONFIGS = (*HAND_SHAPES, *POLYWHEEL, HAND_TARGETS)
@@ -206,16 +207,19 @@ def _ratio(ours: list[float], theirs: list[float], digits: int = 2) -> str:
 def rows(work: Path, repeat: int) -> list[str]:
     runs, rebuild, audit = measure(work, repeat)
     best = min(HAND_SHAPES, key=lambda k: stats([t.wall for t in runs[k].times])[0])
-    other = next(k for k in HAND_SHAPES if k != best)
-    concurrent, parallel = HAND_SHAPES[best]
     walls = {k: [t.wall for t in v.times] for k, v in runs.items()}
     cpus = {k: [t.cpu for t in v.times] for k, v in runs.items()}
     what = f"{NAME} {VERSION} ({UNITS}), 3 x86-64 levels, 2 cores"
-    lines = [
-        f"| hand loop shapes: {other} vs {best} ({concurrent} `uv build` at once, "
-        f"`CMAKE_BUILD_PARALLEL_LEVEL={parallel}`), the faster, which is the baseline below "
-        f"| {_fmt(walls[other])} vs {_fmt(walls[best])} | {_ratio(walls[other], walls[best])} |"
-    ]
+    lines = []
+    for other, (concurrent, parallel) in HAND_SHAPES.items():
+        if other == best:
+            continue
+        lines.append(
+            f"| hand loop shapes: {other} ({concurrent} `uv build` at once, "
+            f"`CMAKE_BUILD_PARALLEL_LEVEL={parallel}`) vs {best}, the fastest, which is the "
+            f"baseline below | {_fmt(walls[other])} vs {_fmt(walls[best])} | "
+            f"{_ratio(walls[other], walls[best])} |"
+        )
     for config, target in (("polywheel global", "≤ 0.85"), ("polywheel targets", "≤ 0.60")):
         mode = "global flags" if config.endswith("global") else '`apply-flags = "targets"`'
         lines.append(

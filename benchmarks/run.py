@@ -194,7 +194,7 @@ def cost_rows(work: Path, repeat: int) -> list[str]:
     rows = [
         row(
             f"hand loop shapes on 2 cores: {shape_name(shape)} (builds at once × compile "
-            f"jobs each) vs {shape_name(best)}, the faster, which is the baseline of (a)",
+            f"jobs each) vs {shape_name(best)}, the fastest, which is the baseline of (a)",
             [t.wall for t in hand[shape]],
             base,
             "",
