@@ -38,6 +38,12 @@ def shapes(jobs: int, variants: int) -> list[tuple[int, int]]:
     return found
 
 
+def within(jobs: int, shape: tuple[int, int]) -> bool:
+    """Whether a shape runs no more compiles at once than `jobs`: the best hand loop of
+    the targets is the fastest of these ("as many at once as jobs")."""
+    return shape[0] * shape[1] <= jobs
+
+
 def scikit_build_project(project: Path) -> None:
     """Turn a polywheel project back into the scikit-build-core project a maintainer
     has today: scikit-build-core as the backend, the `[variant]` table variantlib reads

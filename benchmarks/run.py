@@ -131,6 +131,7 @@ def cost_rows(work: Path, repeat: int) -> list[str]:
     shapes = hand_loop.shapes(2, len(LEVELS))
     hand: dict[tuple[int, int], list[Timing]] = {shape: [] for shape in shapes}
     matrix_pw, matrix_isolated, plain_pw, plain_sk, second = [], [], [], [], []
+    matrix_pw3: list[float] = []
     build = [PYTHON, "-m", "build", "--no-isolation", "--wheel", "-o", "dist"]
     checked = ""
     # One untimed round first: the first uv, variantlib and CMake runs of a session
@@ -142,6 +143,11 @@ def cost_rows(work: Path, repeat: int) -> list[str]:
         first = timed(lambda p=project, o=out, c=cache: polywheel_build(p, o, c))
         again = timed(lambda p=project, o=out, c=cache: polywheel_build(p, o, c))
         hand_loop.check_wheels(out)
+        three = copy(EXAMPLES / "simd", work / f"pw3-{i}")
+        three_jobs = timed(
+            lambda p=three, c=cache: polywheel_build(p, p / "dist", Path(f"{c}-j3"), jobs=3)
+        )
+        hand_loop.check_wheels(three / "dist")
         isolated_project = copy(EXAMPLES / "simd", work / f"pw-isolated-{i}")
         isolated = timed(
             lambda p=isolated_project: polywheel_build(p, p / "dist", None, isolated=True)
@@ -169,6 +175,7 @@ def cost_rows(work: Path, repeat: int) -> list[str]:
         if i < 0:
             continue
         matrix_pw.append(first.wall)
+        matrix_pw3.append(three_jobs.wall)
         matrix_isolated.append(isolated.wall)
         second.append(again.wall)
         for shape in shapes:
@@ -176,8 +183,10 @@ def cost_rows(work: Path, repeat: int) -> list[str]:
         plain_pw.append(plain_time.wall)
         plain_sk.append(sk_time.wall)
 
-    best = min(shapes, key=lambda s: stats([t.wall for t in hand[s]])[0])
+    budget = [s for s in shapes if hand_loop.within(2, s)]
+    best = min(budget, key=lambda s: stats([t.wall for t in hand[s]])[0])
     base = [t.wall for t in hand[best]]
+    beyond = [s for s in shapes if s not in budget]
 
     def row(what: str, ours: list[float], theirs: list[float], target: str) -> str:
         (a, sa), (b, sb) = stats(ours), stats(theirs)
@@ -194,7 +203,8 @@ def cost_rows(work: Path, repeat: int) -> list[str]:
     rows = [
         row(
             f"hand loop shapes on 2 cores: {shape_name(shape)} (builds at once × compile "
-            f"jobs each) vs {shape_name(best)}, the fastest, which is the baseline of (a)",
+            f"jobs each) vs {shape_name(best)}, the fastest within the budget of 2 jobs, "
+            "which is the baseline of (a)",
             [t.wall for t in hand[shape]],
             base,
             "",
@@ -202,6 +212,24 @@ def cost_rows(work: Path, repeat: int) -> list[str]:
         for shape in shapes
         if shape != best
     ]
+    for shape in beyond:
+        over = [t.wall for t in hand[shape]]
+        rows += [
+            row(
+                f"(a+) beyond the budget: `polywheel build -j 2` vs the hand loop with every "
+                f"level at once ({shape_name(shape)}: {shape[0]} compiles on 2 cores)",
+                matrix_pw,
+                over,
+                "",
+            ),
+            row(
+                f"(a+) the same budget: `polywheel build -j 3` vs that hand loop "
+                f"({shape_name(shape)})",
+                matrix_pw3,
+                over,
+                "",
+            ),
+        ]
     return [
         *rows,
         row(
