@@ -219,7 +219,12 @@ def die_with_parent() -> bool:
 
 
 def stop_process_groups(pids: Iterable[int]) -> None:
-    """Stop worker processes and everything they started (each leads its own group)."""
+    """Stop worker processes and everything they started (each leads its own group).
+    The process itself is signalled too: a worker stopped right after its start may not
+    lead its group yet, and one left alive would wait forever on the pool's queue lock
+    that a stopped one held."""
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
