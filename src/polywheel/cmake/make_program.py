@@ -24,6 +24,7 @@ from typing import NamedTuple
 from packaging.version import Version
 
 from polywheel.cachedir import cached_script
+from polywheel.cmake.skbuild_settings import skbuild_setting
 from polywheel.matrix.spec import VariantSpec
 from polywheel.project import Project
 
@@ -82,16 +83,6 @@ def _listed(value: object, sep: str) -> list[str]:
     return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
 
 
-def _skbuild_setting(project: Project, settings: ConfigSettings, key: str) -> object:
-    """A [tool.scikit-build] setting, `-C` first: the dotted `key` such as ninja.version."""
-    if key in settings:
-        return settings[key]
-    table: object = project.pyproject.get("tool", {}).get("scikit-build", {})
-    for part in key.split("."):
-        table = table.get(part) if isinstance(table, Mapping) else None
-    return table
-
-
 def jobserver_support(
     project: Project, specs: Sequence[VariantSpec | None], settings: ConfigSettings
 ) -> JobserverSupport:
@@ -102,7 +93,7 @@ def jobserver_support(
         return JobserverSupport(
             "CMAKE_BUILD_PARALLEL_LEVEL is set, so each variant runs that many jobs"
         )
-    tool_args = _listed(_skbuild_setting(project, settings, "build.tool-args"), ";")
+    tool_args = _listed(skbuild_setting(project.pyproject, settings, "build.tool-args"), ";")
     if any(a.startswith(("-j", "--parallel")) for a in tool_args):
         return JobserverSupport(
             "build.tool-args passes -j to ninja, which turns its jobserver client off"
@@ -111,12 +102,12 @@ def jobserver_support(
         from scikit_build_core.builder.generator import resolve_generator
     except ImportError:  # pragma: no cover - a scikit-build-core without these helpers
         return JobserverSupport("this scikit-build-core does not tell which generator it will use")
-    table = _skbuild_setting(project, settings, "cmake.define")
+    table = skbuild_setting(project.pyproject, settings, "cmake.define")
     defines = {str(k): v for k, v in table.items()} if isinstance(table, Mapping) else {}
     defines.update(
         {k.split(".", 2)[2]: v for k, v in settings.items() if k.startswith("cmake.define.")}
     )
-    common = _listed(_skbuild_setting(project, settings, "cmake.args"), ";")
+    common = _listed(skbuild_setting(project.pyproject, settings, "cmake.args"), ";")
     own_make_program = False
     for spec in specs:
         env = {**os.environ, **(spec.env if spec else {})}
@@ -150,7 +141,7 @@ def build_ninja(project: Project, settings: ConfigSettings) -> tuple[str, Versio
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
     from scikit_build_core.program_search import best_program, get_ninja_programs
 
-    wanted = _skbuild_setting(project, settings, "ninja.version")
+    wanted = skbuild_setting(project.pyproject, settings, "ninja.version")
     try:
         allowed = SpecifierSet(wanted if isinstance(wanted, str) else ">=1.5")
     except InvalidSpecifier:

@@ -24,6 +24,7 @@ from polywheel.cmake.make_program import FIFO_ENV, build_ninja, slot_taking_ninj
 from polywheel.cmake.minimum_version import floor_minimum_version
 from polywheel.cmake.old_make import make_shim_dir
 from polywheel.cmake.report import BuildReport, RawBuild, report_path
+from polywheel.cmake.skbuild_settings import skbuild_setting
 from polywheel.cmake.toolchain import cudart_library, toolkit_nvcc
 from polywheel.errors import BuildError
 from polywheel.matrix.spec import VariantSpec
@@ -84,8 +85,7 @@ def _user_project_include(project: Project, settings: ConfigSettings) -> str | N
     from_cs = settings.get("cmake.define.CMAKE_PROJECT_INCLUDE")
     if isinstance(from_cs, str):
         return from_cs
-    skbuild = project.pyproject.get("tool", {}).get("scikit-build", {})
-    value = skbuild.get("cmake", {}).get("define", {}).get("CMAKE_PROJECT_INCLUDE")
+    value = skbuild_setting(project.pyproject, {}, "cmake.define.CMAKE_PROJECT_INCLUDE")
     if isinstance(value, str):
         return str((project.root / value).resolve()) if not Path(value).is_absolute() else value
     return None
@@ -226,17 +226,14 @@ def build_raw_wheel(
             env["PATH"] = os.pathsep.join([str(shim), os.environ.get("PATH", "")])
     elif jobs and "CMAKE_BUILD_PARALLEL_LEVEL" not in os.environ:
         env["CMAKE_BUILD_PARALLEL_LEVEL"] = str(jobs)
+    label = spec.label if spec else None
     env[FIFO_ENV] = None
     if makeflags and slot_fifo is not None:
         ninja = build_ninja(project, config_settings)
         if ninja is None:
-            raise BuildError(
-                "no ninja found to run on a slot of the jobserver",
-                label=spec.label if spec else None,
-            )
+            raise BuildError("no ninja found to run on a slot of the jobserver", label=label)
         cs["cmake.define.CMAKE_MAKE_PROGRAM"] = str(slot_taking_ninja(ninja[0]))
         env[FIFO_ENV] = slot_fifo
-    label = spec.label if spec else None
     hook = skbuild.build_editable if editable else skbuild.build_wheel
     before = set(staging.glob("*.whl"))
     state = ConfigureState(project.root, f"{label}:{cs.get('build-dir', '')}")

@@ -320,9 +320,10 @@ def _run(
     if any(job.build_python for job in job_of.values()):
         pool = EnvPool()
     elif any(reusable.get(name) is None for name in names):
-        any_job = next(iter(job_of.values()))
-        imports = build_imports(project.pyproject, any_job.config_settings)
-        workers = workers or Workers(concurrent, imports)
+        if workers is None:
+            any_job = next(iter(job_of.values()))
+            imports = build_imports(project.pyproject, any_job.config_settings)
+            workers = Workers(concurrent, imports)
         pool = workers.ready()
     if workers is not None and pool is not workers.pool:
         workers.close(stop=True)

@@ -54,12 +54,10 @@ def build_imports(pyproject: Mapping[str, Any], config: Mapping[str, object]) ->
     NumPy in every build, for its include folder)."""
     import importlib.util
 
+    from polywheel.cmake.skbuild_settings import skbuild_setting
+
     modules = ["polywheel.pipeline.preload"]
-    table: object = pyproject
-    for key in ("tool", "scikit-build", "cmake"):  # not validated yet: any shape
-        table = table.get(key, {}) if isinstance(table, Mapping) else {}
-    declared = table.get("python-hints", True) if isinstance(table, Mapping) else True
-    hints = config.get("cmake.python-hints", declared)
+    hints = skbuild_setting(pyproject, config, "cmake.python-hints")
     if hints not in (False, "false", "False", "0", "no", "off", "OFF"):
         with contextlib.suppress(ImportError, ValueError):
             if importlib.util.find_spec("numpy") is not None:
