@@ -87,13 +87,14 @@ def test_nanobind_project_builds_in_its_own_environment(
     plain = next((project / "dist").glob("nb_ext-*_x86_64.whl"))
     log = (project / "build" / "polywheel-logs" / "x86_64_v1.log").read_text()
     assert f"Found Python: {tmp_path / 'cache'}" in log  # CMake saw the environment's Python
-    # Its ninja takes its jobserver slot itself, and it is the environment's ninja (the
-    # one scikit-build-core picks there), not the one of polywheel's own venv.
-    cache = next((project / "build").glob("**/x86_64_v1/CMakeCache.txt")).read_text()
+    # Its jobs take their jobserver slots through polywheel's launcher, and its ninja is
+    # the environment's (the one scikit-build-core picks there), not polywheel's own.
+    build_dir = next((project / "build").glob("**/x86_64_v1/CMakeCache.txt")).parent
+    cache = (build_dir / "CMakeCache.txt").read_text()
     (make,) = [line for line in cache.splitlines() if line.startswith("CMAKE_MAKE_PROGRAM:")]
-    wrapper = Path(make.split("=", 1)[1])
-    assert wrapper.parent.parent.name == "ninja-slot"
-    assert str(tmp_path / "cache" / "polywheel" / "envs") in wrapper.read_text()
+    assert make.split("=", 1)[1].startswith(str(tmp_path / "cache" / "polywheel" / "envs"))
+    launcher = tmp_path / "cache" / "polywheel" / "job-slot"
+    assert str(launcher) in (build_dir / "CMakeFiles" / "rules.ninja").read_text()
 
     venv_python = lone_polywheel.parent / "python"
     uv = find_uv()

@@ -1,5 +1,6 @@
 """One job budget for the whole matrix: `polywheel build -j N` is a jobserver, and every
-variant's ninja takes its compile jobs from it (pipeline/jobserver.py).
+job of every variant's build takes its slot from it (pipeline/jobserver.py,
+cmake/job_slots.py).
 
 The compiles are timed by a compiler launcher the test sets as the project's own
 CMAKE_C_COMPILER_LAUNCHER (which polywheel keeps, in place of its compiler cache): it
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -88,11 +90,9 @@ def build_with_two_jobs(
     )  # fmt: skip
 
 
-def make_program(project: Path, label: str) -> str:
-    """CMAKE_MAKE_PROGRAM in the CMake cache of `label`'s build folder."""
-    cache = next((project / "build").glob(f"*/{label}/CMakeCache.txt")).read_text()
-    line = next(line for line in cache.splitlines() if line.startswith("CMAKE_MAKE_PROGRAM:"))
-    return line.split("=", 1)[1]
+def rules(project: Path, label: str) -> str:
+    """The ninja rules of `label`'s build folder."""
+    return next((project / "build").glob(f"*/{label}/CMakeFiles/rules.ninja")).read_text()
 
 
 def test_three_variants_share_two_jobs_until_the_last_compile(
@@ -101,15 +101,15 @@ def test_three_variants_share_two_jobs_until_the_last_compile(
     project = copy_project("many_tus")
     launcher, log = timing_launcher(tmp_path)
     result = build_with_two_jobs(project, launcher)
-    # One build more than jobs: each ninja takes its first slot itself
-    # (cmake/make_program.py), so the third build configures while two compile.
+    # One build more than jobs: each job takes its slot itself (cmake/job_slots.py),
+    # so the third build configures while two compile.
     assert "3 variant(s) of many-tus, 3 at a time sharing 2 compile job(s) through a jobserver" in (
         result.stdout
     )
     build_log = (project / "build" / "polywheel-logs" / "x86_64_v3.log").read_text()
-    assert "ninja: Jobserver mode detected: -j2 --jobserver-auth=fifo:" in build_log
     assert "polywheel: keeping the project's CMAKE_C_COMPILER_LAUNCHER" in build_log
-    assert "/ninja-slot/" in make_program(project, "x86_64_v3")
+    assert "Jobserver mode" not in build_log, "ninja itself must not be a jobserver client"
+    assert re.search(r"/job-slot/[0-9a-f]+/launch ", rules(project, "x86_64_v3"))
     rows = compiles(log)
     assert len(rows) == 3 * 9
     timeline = running(rows)
@@ -122,23 +122,27 @@ def test_three_variants_share_two_jobs_until_the_last_compile(
     assert overlap > 0.65, f"two compiles ran for only {overlap:.0%} of the compiles' span"
 
 
-def test_a_project_naming_its_make_program_builds_one_variant_per_job(
+def test_a_rule_launcher_of_the_project_runs_on_a_slot_too(
     copy_project: Callable[[str], Path], tmp_path: Path
 ) -> None:
-    """A CMAKE_MAKE_PROGRAM of the project's own is kept: its ninja does not take a slot
-    itself, so each build holds one (and never more compiles than -j run either)."""
-    from ninja import BIN_DIR
-
+    """A project that sets CMake's rule launcher itself, for one target, after polywheel
+    set it globally: the slot launcher still goes first, so never more than -j."""
     project = copy_project("many_tus")
-    launcher, log = timing_launcher(tmp_path, hold=0.1)
-    ninja = Path(BIN_DIR) / "ninja"
-    result = build_with_two_jobs(project, launcher, f"cmake.define.CMAKE_MAKE_PROGRAM={ninja}")
-    assert "3 variant(s) of many-tus, 2 at a time sharing 2 compile job(s) through a jobserver" in (
-        result.stdout
+    launcher, log = timing_launcher(tmp_path, hold=0.2)
+    cmake = project / "CMakeLists.txt"
+    cmake.write_text(
+        cmake.read_text()
+        + f'set_property(TARGET common PROPERTY RULE_LAUNCH_COMPILE "{launcher}")\n'
     )
-    assert make_program(project, "x86_64_v3") == str(ninja)
-    timeline = running(compiles(log))
-    assert max(now for _, now in timeline) == 2, "never more compiles than -j"
+    result = polywheel(
+        "build", "-o", "dist", "-j", "2", cwd=project, env={"CCACHE_DISABLE": "1"}
+    )  # fmt: skip
+    assert "3 at a time sharing 2 compile job(s) through a jobserver" in result.stdout
+    own = rf"/job-slot/[0-9a-f]+/launch {re.escape(str(launcher))} "
+    assert re.search(own, rules(project, "x86_64_v1"))
+    rows = compiles(log)
+    assert len(rows) == 3 * 6  # the common target's units, in each variant
+    assert max(now for _, now in running(rows)) <= 2, "never more compiles than -j"
 
 
 def fake_ninja(folder: Path, version: str) -> Path:
@@ -155,9 +159,11 @@ def fake_ninja(folder: Path, version: str) -> Path:
     return folder
 
 
-def test_a_ninja_older_than_1_13_gets_a_fixed_share(
+def test_a_ninja_older_than_1_13_shares_the_jobserver_too(
     copy_project: Callable[[str], Path], tmp_path: Path
 ) -> None:
+    """ninja is no jobserver client here (each job takes its own slot), so its version
+    does not matter."""
     project = copy_project("simple_c")
     old = fake_ninja(tmp_path / "bin", "1.12.1")
     # In front of the venv's own scripts, as in an activated venv (polywheel puts them
@@ -168,12 +174,11 @@ def test_a_ninja_older_than_1_13_gets_a_fixed_share(
         cwd=project,
         env={"PATH": os.pathsep.join([str(old), str(scripts), os.environ["PATH"]])},
     )  # fmt: skip
-    assert "3 variant(s) of simple-c, 2 at a time with 1 compile job(s) each" in result.stdout
-    assert (
-        f"*** no jobserver: ninja 1.12.1 ({old / 'ninja'}) is older than 1.13; each variant "
-        "gets a fixed share of the jobs"
-    ) in result.stdout.splitlines()
-    assert "Jobserver mode" not in (project / "build/polywheel-logs/x86_64_v1.log").read_text()
+    assert "3 variant(s) of simple-c, 3 at a time sharing 2 compile job(s)" in result.stdout
+    assert "no jobserver" not in result.stdout
+    cache = next((project / "build").glob("*/x86_64_v1/CMakeCache.txt")).read_text()
+    assert f"CMAKE_MAKE_PROGRAM:UNINITIALIZED={old / 'ninja'}" in cache.splitlines()
+    assert re.search(r"/job-slot/[0-9a-f]+/launch ", rules(project, "x86_64_v1"))
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make not found")

@@ -80,7 +80,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         if no_isolation(args) and warm.likely_to_build(project.root, names, args.rebuild):
             # Their start overlaps this process's own. As many as the lanes may be (the
             # scheduler decides; a forked worker left idle is cheap).
-            count = warm.lane_count(len(names), args.jobs, builds_hold_slots=False)
+            count = warm.lane_count(len(names), args.jobs, shared=True)
             workers = warm.Workers(count, warm.build_imports(project.pyproject, config))
         return _build(args, project, config, workers)
     finally:

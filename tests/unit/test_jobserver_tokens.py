@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -50,45 +49,23 @@ def test_a_client_in_another_process_takes_and_returns_tokens(tmp_path: Path) ->
         assert server.drain() == 2
 
 
-def test_lanes_get_the_implicit_slot_then_tokens(tmp_path: Path) -> None:
-    stopping = threading.Event()
+def test_the_fifo_holds_every_slot_and_builds_hold_none(tmp_path: Path) -> None:
     with jobserver(3, tmp_path) as server:
         slots = Slots(server)
-        assert slots.acquire(stopping) is False  # polywheel's own slot
-        assert slots.acquire(stopping) is True
-        assert slots.acquire(stopping) is True
-        assert server.drain() == 0  # all three jobs are out
-        stopping.set()
-        with pytest.raises(InterruptedError):
-            slots.acquire(stopping)  # a fourth build waits, and stops waiting
-        slots.release(True)
-        assert server.drain() == 1
-
-
-def test_a_lane_that_is_done_leaves_its_slot_to_the_running_builds(tmp_path: Path) -> None:
-    stopping = threading.Event()
-    with jobserver(2, tmp_path) as server:
-        slots = Slots(server)
-        implicit, token = slots.acquire(stopping), slots.acquire(stopping)
-        assert (implicit, token) == (False, True)
-        slots.release(implicit)  # the implicit lane ran out of variants first
-        assert server.drain() == 1  # the other build's ninja may now run two jobs
-        os.write(server.fd, b"+")
-        slots.release(token)
-        assert server.drain() == 2  # nothing runs: the whole budget is in the FIFO
-        os.write(server.fd, b"++")
+        # Each job of a build takes its own slot (cmake/job_slots.py); polywheel runs
+        # none, so its implicit slot is in the FIFO too.
+        assert server.drain() == 3
+        os.write(server.fd, b"+++")
         with slots.building_one():
             pass
-        assert server.drain() == 2 and slots.restored == 0
+        assert server.drain() == 3 and slots.restored == 0
 
 
 def test_tokens_a_dead_client_took_along_come_back_when_no_build_runs(tmp_path: Path) -> None:
     with jobserver(4, tmp_path) as server:
         slots = Slots(server)
-        token = slots.acquire(threading.Event())
-        assert token is False
         with slots.building_one():
-            # A ninja killed while it held two tokens: they never come back.
+            # Jobs killed while they held two tokens: they never come back.
             subprocess.run(
                 [
                     sys.executable,
@@ -98,7 +75,7 @@ def test_tokens_a_dead_client_took_along_come_back_when_no_build_runs(tmp_path: 
                 check=True,
             )
         assert slots.restored == 2
-        assert server.drain() == 3
+        assert server.drain() == 4
 
 
 def test_no_refill_while_another_build_runs(tmp_path: Path) -> None:
@@ -106,10 +83,10 @@ def test_no_refill_while_another_build_runs(tmp_path: Path) -> None:
         slots = Slots(server)
         with slots.building_one():
             with slots.building_one():
-                server.take(0)  # held by the first build's ninja
-            assert server.drain() == 1  # not refilled: that token may be in use
-            os.write(server.fd, b"+")
-        assert server.drain() == 2
+                os.read(server.fd, 1)  # held by a job of the first build
+            assert server.drain() == 2  # not refilled: that token may be in use
+            os.write(server.fd, b"++")
+        assert server.drain() == 3
 
 
 def test_a_client_that_returns_too_many_tokens_is_corrected(tmp_path: Path) -> None:
@@ -117,7 +94,7 @@ def test_a_client_that_returns_too_many_tokens_is_corrected(tmp_path: Path) -> N
         slots = Slots(server)
         with slots.building_one():
             os.write(server.fd, b"+++")
-        assert server.drain() == 1
+        assert server.drain() == 2
 
 
 def test_stale_folders_of_dead_runs_are_removed(tmp_path: Path) -> None:
@@ -137,7 +114,7 @@ def test_one_job_means_an_empty_fifo(tmp_path: Path) -> None:
     server = Jobserver(1, tmp_path)
     try:
         assert server.makeflags.startswith("-j1 ")
-        assert server.take(0) is False
+        assert server.drain() == 0
     finally:
         server.close()
     assert not server.folder.exists()

@@ -41,7 +41,7 @@ def test_global_flags_prime_only_where_two_builds_compile_c_alike() -> None:
 
 
 def test_the_other_lanes_start_once_the_primer_is_built() -> None:
-    order = Lanes(["a", "b", "c"], None, "b")
+    order = Lanes(["a", "b", "c"], "b")
     started: list[tuple[str, int]] = []
     lock = threading.Lock()
 
@@ -64,7 +64,7 @@ def test_the_other_lanes_start_once_the_primer_is_built() -> None:
 
 
 def test_a_waiting_lane_stops_with_the_build() -> None:
-    order = Lanes(["a", "b"], None, "a")
+    order = Lanes(["a", "b"], "a")
     stopping = threading.Event()
     stopping.set()
     order.run(1, lambda name: None, stopping)  # returns without building
@@ -88,15 +88,15 @@ def test_workers_start_early_only_when_some_variant_has_no_earlier_build(
     assert likely_to_build(tmp_path, names, rebuild=True)
 
 
-def test_one_build_more_than_jobs_where_ninja_takes_its_own_slot() -> None:
+def test_one_build_more_than_jobs_where_each_job_takes_its_own_slot() -> None:
     from polywheel.pipeline.warm import lane_count
 
-    assert lane_count(3, 2, builds_hold_slots=False) == 3
-    assert lane_count(5, 2, builds_hold_slots=False) == 3
-    assert lane_count(3, 2, builds_hold_slots=True) == 2  # each build holds a job
-    assert lane_count(3, 1, builds_hold_slots=False) == 1  # -j 1: one thing at a time
-    assert lane_count(1, 4, builds_hold_slots=False) == 1
-    assert lane_count(0, 0, builds_hold_slots=True) == 1
+    assert lane_count(3, 2, shared=True) == 3
+    assert lane_count(5, 2, shared=True) == 3
+    assert lane_count(3, 2, shared=False) == 2  # a fixed share each
+    assert lane_count(3, 1, shared=True) == 1  # -j 1: one thing at a time
+    assert lane_count(1, 4, shared=True) == 1
+    assert lane_count(0, 0, shared=False) == 1
 
 
 def test_workers_preload_numpy_only_where_a_build_would_import_it() -> None:

@@ -71,6 +71,64 @@ def _launcher_lines(launcher: Sequence[str]) -> list[str]:
     ]
 
 
+def _slot_lines(slot_launcher: str) -> list[str]:
+    """Every job of the build behind the slot launcher (cmake/job_slots.py): CMake's
+    rule launchers prefix each compile, link and custom command of the Ninja and
+    Makefile generators, before any compiler launcher. Set at once, and again at the
+    end of the top-level directory, where a launcher the project set itself (globally,
+    for a directory or a target) gets the slot launcher put in front of it."""
+    return [
+        f"set(_polywheel_slot {_quote(slot_launcher)})",
+        "function(_polywheel_slotted value out)",
+        '  string(LENGTH "${_polywheel_slot}" _length)',
+        '  string(SUBSTRING "${value}" 0 ${_length} _head)',
+        '  if(NOT "${_head}" STREQUAL "${_polywheel_slot}")',
+        '    string(STRIP "${_polywheel_slot} ${value}" value)',
+        "  endif()",
+        '  set(${out} "${value}" PARENT_SCOPE)',
+        "endfunction()",
+        "function(_polywheel_slot_jobs)",
+        "  foreach(rule IN ITEMS COMPILE LINK CUSTOM)",
+        "    get_property(value GLOBAL PROPERTY RULE_LAUNCH_${rule})",
+        '    _polywheel_slotted("${value}" value)',
+        '    set_property(GLOBAL PROPERTY RULE_LAUNCH_${rule} "${value}")',
+        "  endforeach()",
+        "endfunction()",
+        "function(_polywheel_slot_all_jobs)",
+        "  _polywheel_slot_jobs()",
+        '  set(dirs "${CMAKE_SOURCE_DIR}")',
+        "  while(dirs)",
+        "    list(POP_FRONT dirs dir)",
+        '    get_property(subdirs DIRECTORY "${dir}" PROPERTY SUBDIRECTORIES)',
+        "    list(APPEND dirs ${subdirs})",
+        '    get_property(targets DIRECTORY "${dir}" PROPERTY BUILDSYSTEM_TARGETS)',
+        "    foreach(rule IN ITEMS COMPILE LINK CUSTOM)",
+        '      get_property(own DIRECTORY "${dir}" PROPERTY RULE_LAUNCH_${rule} SET)',
+        "      if(own)",
+        '        get_property(value DIRECTORY "${dir}" PROPERTY RULE_LAUNCH_${rule})',
+        '        _polywheel_slotted("${value}" value)',
+        '        set_property(DIRECTORY "${dir}" PROPERTY RULE_LAUNCH_${rule} "${value}")',
+        "      endif()",
+        "      foreach(target IN LISTS targets)",
+        "        get_property(type TARGET ${target} PROPERTY TYPE)",
+        '        if(type STREQUAL "INTERFACE_LIBRARY")',
+        "          continue()",
+        "        endif()",
+        "        get_property(own TARGET ${target} PROPERTY RULE_LAUNCH_${rule} SET)",
+        "        if(own)",
+        "          get_property(value TARGET ${target} PROPERTY RULE_LAUNCH_${rule})",
+        '          _polywheel_slotted("${value}" value)',
+        '          set_property(TARGET ${target} PROPERTY RULE_LAUNCH_${rule} "${value}")',
+        "        endif()",
+        "      endforeach()",
+        "    endforeach()",
+        "  endwhile()",
+        "endfunction()",
+        "_polywheel_slot_jobs()",
+        "cmake_language(DEFER CALL _polywheel_slot_all_jobs)",
+    ]
+
+
 def render_variant_include(
     spec: VariantSpec,
     *,
@@ -78,12 +136,14 @@ def render_variant_include(
     module_dir: Path,
     chained: str | None,
     launcher: Sequence[str] | None = None,
+    slot_launcher: str | None = None,
 ) -> str:
     """CMake code run at the end of the first project() call of a variant build.
 
     `chained` is a CMAKE_PROJECT_INCLUDE the maintainer set themselves: it is
     included afterwards instead of being silently replaced. `launcher` is the compiler
-    cache's command (cmake/compiler_cache.py), or None for none.
+    cache's command (cmake/compiler_cache.py), or None for none. `slot_launcher`: the
+    shell command that runs each job of the build on a jobserver slot, or None.
     """
 
     def cache(name: str, value: str, kind: str = "STRING") -> str:
@@ -132,6 +192,8 @@ def render_variant_include(
     lines.append("_polywheel_map_prefixes()")
     if launcher:
         lines += _launcher_lines(launcher)
+    if slot_launcher:
+        lines += _slot_lines(slot_launcher)
     if apply_flags == "global" and spec.flags:
         lines.append("_polywheel_apply_global_flags()")
     lines.append("cmake_language(DEFER CALL _polywheel_write_build_info)")

@@ -20,7 +20,7 @@ from polywheel.cachedir import user_cache_dir
 from polywheel.cmake import compiler_cache
 from polywheel.cmake.freshness import ConfigureState
 from polywheel.cmake.include import render_variant_include
-from polywheel.cmake.make_program import FIFO_ENV, build_ninja, slot_taking_ninja
+from polywheel.cmake.job_slots import FIFO_ENV, MAKEFLAGS_ENV, slot_launcher_command
 from polywheel.cmake.minimum_version import floor_minimum_version
 from polywheel.cmake.old_make import make_shim_dir
 from polywheel.cmake.report import BuildReport, RawBuild, report_path
@@ -142,6 +142,7 @@ def _variant_inputs(
         module_dir=cmake_module_dir(),
         chained=chained,
         launcher=launcher.command if launcher else None,
+        slot_launcher=slot_launcher_command(),
     )
     stats = compiler_cache.stats_log(info_path.parent)
     stats.unlink(missing_ok=True)
@@ -195,10 +196,9 @@ def build_raw_wheel(
 
     `fresh` starts the CMake cache anew (`--rebuild`); it is also started anew whenever
     a variable CMake reads only at the first configure has changed since the last one.
-    `makeflags` names the matrix's jobserver: ninja then takes its jobs from it, and no
-    -j may reach ninja (an explicit -j turns its jobserver client off); without it,
-    `jobs` is this build's own share. `slot_fifo`: the build holds no slot of the
-    jobserver, so its ninja takes one from that FIFO (cmake/make_program.py). `cache_shared`: other
+    `jobs`: how many jobs ninja runs at once. `slot_fifo` and `makeflags` name the
+    matrix's jobserver: each job then takes its slot from that FIFO and hands the
+    MAKEFLAGS to its own jobserver clients (cmake/job_slots.py). `cache_shared`: other
     builds read what this one stores in the compiler cache (cmake/compiler_cache.launcher).
     """
     from scikit_build_core import build as skbuild
@@ -217,23 +217,19 @@ def build_raw_wheel(
     cs.setdefault("wheel.reproducible", "true")
     for name in _SKBUILD_ENV_DROPPED:
         env[name] = None
-    if makeflags:
-        env["MAKEFLAGS"] = makeflags
-        env["MFLAGS"] = None
-        env["CMAKE_BUILD_PARALLEL_LEVEL"] = None
+    env[FIFO_ENV] = env[MAKEFLAGS_ENV] = None
+    if slot_fifo is not None:
+        # ninja runs `jobs` at a time and is no jobserver client itself; each job
+        # takes its slot through the launcher, which hands it the MAKEFLAGS.
+        env[FIFO_ENV] = slot_fifo
+        env[MAKEFLAGS_ENV] = makeflags
+        env["MAKEFLAGS"] = env["MFLAGS"] = None
         shim = make_shim_dir()
         if shim is not None:
             env["PATH"] = os.pathsep.join([str(shim), os.environ.get("PATH", "")])
-    elif jobs and "CMAKE_BUILD_PARALLEL_LEVEL" not in os.environ:
+    if jobs and "CMAKE_BUILD_PARALLEL_LEVEL" not in os.environ:
         env["CMAKE_BUILD_PARALLEL_LEVEL"] = str(jobs)
     label = spec.label if spec else None
-    env[FIFO_ENV] = None
-    if makeflags and slot_fifo is not None:
-        ninja = build_ninja(project, config_settings)
-        if ninja is None:
-            raise BuildError("no ninja found to run on a slot of the jobserver", label=label)
-        cs["cmake.define.CMAKE_MAKE_PROGRAM"] = str(slot_taking_ninja(ninja[0]))
-        env[FIFO_ENV] = slot_fifo
     hook = skbuild.build_editable if editable else skbuild.build_wheel
     before = set(staging.glob("*.whl"))
     state = ConfigureState(project.root, f"{label}:{cs.get('build-dir', '')}")

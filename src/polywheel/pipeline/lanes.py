@@ -1,11 +1,10 @@
 """The order of `polywheel build`'s variant builds: lanes, and the build that goes first.
 
-Each lane builds variants one after another, on one jobserver slot kept from one build
-to the next (given back to the FIFO in between, a running ninja would take it first),
-or, where each build's ninja takes its slot itself (cmake/make_program.py), on none.
-With the compiler cache on, one build goes first and alone ("primes" the cache, with
-the whole job budget): builds started together compile their variant-independent
-sources at the same moment and all miss, while builds started after it find them.
+Each lane builds variants one after another; it holds no jobserver slot, since each
+job of a build takes its own (cmake/job_slots.py). With the compiler cache on, one
+build goes first and alone ("primes" the cache, with the whole job budget): builds
+started together compile their variant-independent sources at the same moment and
+all miss, while builds started after it find them.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from collections.abc import Callable, Sequence
 
 from polywheel.cmake.compiler_cache import sharing
 from polywheel.matrix.spec import VariantSpec
-from polywheel.pipeline.jobserver import Slots
 
 __all__ = ["Lanes", "primer"]
 
@@ -35,8 +33,7 @@ def primer(
 
 
 class Lanes:
-    def __init__(self, names: Sequence[str], slots: Slots | None, prime: str | None) -> None:
-        self.slots = slots
+    def __init__(self, names: Sequence[str], prime: str | None) -> None:
         self.prime = prime
         self.pending: queue.SimpleQueue[str] = queue.SimpleQueue()
         for name in sorted(names, key=lambda n: n != prime):  # the primer first
@@ -47,13 +44,11 @@ class Lanes:
 
     def run(self, index: int, build: Callable[[str], None], stopping: threading.Event) -> None:
         """Lane `index`: build what is pending until nothing is; lane 0 takes the primer,
-        the others start once it is done (without taking a slot from it meanwhile)."""
+        the others start once it is done."""
         if index > 0:
             while not self.primed.wait(0.1):
                 if stopping.is_set():
                     return
-        holds = self.slots is not None and self.slots.lanes_hold
-        token = self.slots.acquire(stopping) if self.slots and holds else False
         try:
             while not stopping.is_set():
                 try:
@@ -67,5 +62,3 @@ class Lanes:
                         self.primed.set()
         finally:
             self.primed.set()
-            if self.slots and holds:
-                self.slots.release(token)

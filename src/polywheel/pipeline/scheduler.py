@@ -23,7 +23,7 @@ from packaging.version import InvalidVersion, Version
 import polywheel
 from polywheel.cmake import compiler_cache
 from polywheel.cmake.compiler_cache import CacheStats
-from polywheel.cmake.make_program import jobserver_support
+from polywheel.cmake.job_slots import jobserver_support
 from polywheel.errors import BuildError, PolywheelError
 from polywheel.index import (
     labels_in_folder,
@@ -86,19 +86,16 @@ class MatrixResult:
         return self.index_error is None and all(v.error is None for v in self.variants)
 
 
-def plan_jobs(
-    variant_count: int, jobs: int, *, shared: bool = False, slot_ninja: bool = False
-) -> tuple[int, int]:
+def plan_jobs(variant_count: int, jobs: int, *, shared: bool = False) -> tuple[int, int]:
     """(variants built at once, compile jobs each) within a budget of `jobs` cores.
 
     Configure steps are serial, so running variants side by side keeps the cores busier
     than one variant at a time with all of them. With a jobserver (`shared`) every
     build may use the whole budget, which caps their compiles together; without one,
-    each gets a fixed share. `slot_ninja`: the builds' ninjas take their jobserver slots
-    themselves (warm.lane_count).
+    each gets a fixed share (warm.lane_count).
     """
     jobs = max(1, jobs)
-    concurrent = lane_count(variant_count, jobs, builds_hold_slots=not (shared and slot_ninja))
+    concurrent = lane_count(variant_count, jobs, shared=shared)
     return concurrent, jobs if shared else max(1, jobs // concurrent)
 
 
@@ -194,10 +191,8 @@ def build_matrix(
     config = dict(config_settings or {})
     log_dir = project.root / "build" / "polywheel-logs"
     out_dir.mkdir(parents=True, exist_ok=True)
-    unsupported, slot_taking = jobserver_support(project, specs, config)
-    concurrent, per_build = plan_jobs(
-        len(specs), jobs, shared=unsupported is None, slot_ninja=slot_taking
-    )
+    unsupported = jobserver_support(project, specs, config)
+    concurrent, per_build = plan_jobs(len(specs), jobs, shared=unsupported is None)
     if matrix.variants:
         what = f"{len(specs)} variant(s) of {project.name}"
     else:
@@ -221,8 +216,8 @@ def build_matrix(
         envs = buildenv.for_builds(project, specs, isolation=isolation, emit=emit)
         slots, slot_fifo = None, None
         if unsupported is None:
-            slots = Slots(stack.enter_context(jobserver(jobs)), lanes_hold=not slot_taking)
-            slot_fifo = str(slots.server.path) if slot_taking else None
+            slots = Slots(stack.enter_context(jobserver(jobs)))
+            slot_fifo = str(slots.server.path)
         # Over the whole matrix: a later run of other variants reads this one's entries.
         shared = compiler_cache.sharing(matrix.variants, project.settings.apply_flags)
         with staging_dir(out_dir) as staging:
@@ -340,7 +335,7 @@ def _run(
     )
     if prime:
         emit(f"*** {prime} goes first: it fills the compiler cache the other variants read")
-    order = Lanes(names, slots, prime)
+    order = Lanes(names, prime)
     threads = ThreadPoolExecutor(max_workers=concurrent)
     try:
         for future in [threads.submit(order.run, i, one, stopping) for i in range(concurrent)]:

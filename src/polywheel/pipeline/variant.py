@@ -59,8 +59,8 @@ class VariantJob:
     jobs: int | None = None
     # The matrix's jobserver (pipeline/jobserver.py): when set, `jobs` is not used.
     makeflags: str | None = None
-    # Set when the build holds no slot of that jobserver: its ninja takes one from
-    # this FIFO (cmake/make_program.py).
+    # That jobserver's FIFO: each job of the build takes its slot from it
+    # (cmake/job_slots.py).
     slot_fifo: str | None = None
     fresh: bool = False
     # The isolated build environment (pipeline/buildenv.py) this build runs in: its

@@ -36,15 +36,14 @@ __all__ = [
 ]
 
 
-def lane_count(variant_count: int, jobs: int, *, builds_hold_slots: bool) -> int:
+def lane_count(variant_count: int, jobs: int, *, shared: bool) -> int:
     """How many variant builds run at once with `jobs` jobs: one per job where each
-    build holds a jobserver slot for as long as it runs (or has a fixed share of the
-    jobs); one more where the builds' ninjas take their slots themselves
-    (cmake/make_program.py), so that a build configuring or writing its wheel, which
-    needs no slot, fills the core the others leave idle. Not with -j 1, which asks for
-    one thing at a time."""
+    build has a fixed share of the jobs; one more where the builds share a jobserver
+    (`shared`) and each of their jobs takes its own slot (cmake/job_slots.py), so that
+    a build configuring or writing its wheel, which needs no slot, fills the core the
+    others leave idle. Not with -j 1, which asks for one thing at a time."""
     jobs = max(1, jobs)
-    extra = 0 if builds_hold_slots or jobs == 1 else 1
+    extra = 1 if shared and jobs > 1 else 0
     return max(1, min(variant_count, jobs + extra))
 
 

@@ -1,0 +1,121 @@
+"""The jobs of the variant builds, each on a slot of the matrix's jobserver.
+
+`polywheel build -j N` shares N job slots between its variant builds through a GNU make
+jobserver (pipeline/jobserver.py). Each build runs its jobs through `slot_launcher`:
+a small script that takes one token from the jobserver's FIFO before the job starts and
+gives it back when the job ends. The variant include sets it as CMake's rule launcher
+for compiles, links and custom commands (cmake/include.py), so it wraps every job
+ninja runs, whatever launcher the project itself uses. A build therefore holds no slot
+while CMake configures it, while ninja waits, or while polywheel writes its wheel: all
+variants can build side by side and N jobs run across them until the last one ends,
+never more.
+
+ninja itself is not a jobserver client here: its own client runs one job without a
+token (its implicit slot), so three builds on two slots would run three jobs. Each
+build's ninja gets `-j N` instead and no `MAKEFLAGS`; the launcher hands `MAKEFLAGS` to
+the job it runs, so a jobserver client started by a job (GCC's LTO driver, a sub-make,
+the ninja of an ExternalProject) runs on that job's slot, as GNU make's sub-makes do.
+Compiler identification and `try_compile` during configure run no job of the build
+and are not counted.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from polywheel.cachedir import cached_script
+from polywheel.cmake.skbuild_settings import skbuild_setting
+from polywheel.matrix.spec import VariantSpec
+from polywheel.project import Project
+
+__all__ = ["FIFO_ENV", "MAKEFLAGS_ENV", "jobserver_support", "slot_launcher"]
+
+ConfigSettings = Mapping[str, "str | list[str]"]
+
+# Set for a build's ninja, read by the launcher: the jobserver FIFO to take slots
+# from, and the MAKEFLAGS to give the jobs (ninja must not see them, see above).
+FIFO_ENV = "POLYWHEEL_JOB_FIFO"
+MAKEFLAGS_ENV = "POLYWHEEL_MAKEFLAGS"
+
+# Without the FIFO variable (ninja run by hand in a build folder, a build without a
+# jobserver) the job runs as it would without the launcher. The variables are dropped
+# for the job itself: a launcher inside it (a nested build) must not wait for a second
+# slot while its parent holds one.
+_LAUNCHER = """#!/bin/sh
+# Written by polywheel (cmake/job_slots.py): runs one job of a variant build on a slot
+# of polywheel's jobserver, taken before the job starts and given back when it ends.
+fifo=${{{fifo}-}}
+if [ -z "$fifo" ]; then exec "$@"; fi
+unset {fifo}
+if [ -n "${{{makeflags}-}}" ]; then
+    MAKEFLAGS=${makeflags}
+    export MAKEFLAGS
+fi
+unset {makeflags}
+exec 3<>"$fifo" || exit 1
+token=$(dd bs=1 count=1 <&3 2>/dev/null)
+if [ -z "$token" ]; then
+    echo "polywheel: no job slot from the jobserver $fifo" >&2
+    exit 1
+fi
+trap 'printf %s "$token" >&3' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+"$@" 3>&-
+"""
+
+
+def slot_launcher() -> Path:
+    """The script that runs the command it is given on a slot of the jobserver named in
+    FIFO_ENV."""
+    content = _LAUNCHER.format(fifo=FIFO_ENV, makeflags=MAKEFLAGS_ENV)
+    return cached_script("job-slot", "launch", content)
+
+
+def slot_launcher_command() -> str:
+    """The launcher as a command line, quoted for the shell that runs ninja's jobs."""
+    return shlex.quote(str(slot_launcher()))
+
+
+def jobserver_support(
+    project: Project, specs: Sequence[VariantSpec | None], settings: ConfigSettings
+) -> str | None:
+    """Why the builds of `specs` cannot share one jobserver, or None where they can:
+    they are variant builds (the variant include sets the launcher) with the Ninja
+    generator, and the parallel level is polywheel's to set."""
+    variants = [spec for spec in specs if spec is not None]
+    if len(variants) != len(specs):
+        return "one plain build, nothing to share"
+    if "CMAKE_BUILD_PARALLEL_LEVEL" in os.environ:
+        return "CMAKE_BUILD_PARALLEL_LEVEL is set, so each variant runs that many jobs"
+    try:
+        from scikit_build_core.builder.generator import resolve_generator
+    except ImportError:  # pragma: no cover - a scikit-build-core without these helpers
+        return "this scikit-build-core does not tell which generator it will use"
+    table = skbuild_setting(project.pyproject, settings, "cmake.define")
+    defines = {str(k): v for k, v in table.items()} if isinstance(table, Mapping) else {}
+    defines.update(
+        {k.split(".", 2)[2]: v for k, v in settings.items() if k.startswith("cmake.define.")}
+    )
+    common = skbuild_setting(project.pyproject, settings, "cmake.args")
+    common_args = (
+        [v for v in common.split(";") if v]
+        if isinstance(common, str)
+        else [str(v) for v in common]
+        if isinstance(common, (list, tuple))
+        else []
+    )
+    for spec in variants:
+        env = {**os.environ, **spec.env}
+        args = [*shlex.split(env.get("CMAKE_ARGS", "")), *common_args, *spec.cmake_args]
+        every = {**defines, **spec.cmake_define}
+        generator = resolve_generator(
+            args, {k: v for k, v in every.items() if isinstance(v, str)}, env
+        )
+        if generator and "Ninja" not in generator:
+            return f"the CMake generator is {generator!r}, not Ninja"
+    return None

@@ -1,0 +1,142 @@
+"""The launcher that runs each job of a variant build on a slot of the jobserver
+(cmake/job_slots.py), run against a FIFO and a stand-in job."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from polywheel.cmake.job_slots import FIFO_ENV, MAKEFLAGS_ENV, slot_launcher
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="a POSIX FIFO")
+
+# Prints its arguments and what of the jobserver reached it, sleeps as asked, and
+# exits with the status asked for.
+STAND_IN = """#!/bin/sh
+echo "args=$* fifo=${POLYWHEEL_JOB_FIFO-unset} makeflags=${MAKEFLAGS-unset}"
+sleep "${STAND_IN_SLEEP:-0}"
+exit "${STAND_IN_STATUS:-0}"
+"""
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    path = tmp_path / "fifo"
+    os.mkfifo(path)
+    fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+    try:
+        yield path, fd
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture
+def job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The launcher and a stand-in job, as a command line."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("MAKEFLAGS", raising=False)
+    stand_in = tmp_path / "stand in" / "cc"  # a space: the command is passed as given
+    stand_in.parent.mkdir()
+    stand_in.write_text(STAND_IN)
+    stand_in.chmod(0o755)
+    return [str(slot_launcher()), str(stand_in)]
+
+
+def tokens(fd: int) -> bytes:
+    try:
+        return os.read(fd, 64)
+    except BlockingIOError:
+        return b""
+
+
+def jobserver_env(fifo: Path, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        FIFO_ENV: str(fifo),
+        MAKEFLAGS_ENV: f"-j2 --jobserver-auth=fifo:{fifo}",
+        **extra,
+    }
+
+
+def test_a_job_runs_on_a_token_and_gives_it_back_with_its_exit_status(
+    job: list[str], fifo: tuple[Path, int]
+) -> None:
+    path, fd = fifo
+    for status in (0, 3):
+        os.write(fd, b"+")
+        done = subprocess.run(
+            [*job, "-c", "a b.c"], env=jobserver_env(path, STAND_IN_STATUS=str(status)),
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert done.returncode == status
+        # The job gets the MAKEFLAGS, for a jobserver client it runs on its slot, and
+        # no FIFO variable: a launcher inside it takes no second slot.
+        assert done.stdout.strip() == (
+            f"args=-c a b.c fifo=unset makeflags=-j2 --jobserver-auth=fifo:{path}"
+        )
+        assert tokens(fd) == b"+"
+
+
+def test_a_job_waits_for_a_token(job: list[str], fifo: tuple[Path, int]) -> None:
+    path, fd = fifo
+    proc = subprocess.Popen(job, env=jobserver_env(path), stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    assert proc.poll() is None, "the job started without a token"
+    os.write(fd, b"+")
+    assert proc.communicate(timeout=30)[0].startswith("args= fifo=unset makeflags=-j2 ")
+    assert tokens(fd) == b"+"
+
+
+def test_a_launcher_inside_a_job_takes_no_second_slot(
+    job: list[str], fifo: tuple[Path, int]
+) -> None:
+    """A nested build (a custom command that builds another project) under one slot
+    of a -j 1 jobserver would otherwise wait forever."""
+    path, fd = fifo
+    os.write(fd, b"+")
+    done = subprocess.run(
+        [job[0], *job], env=jobserver_env(path), capture_output=True, text=True, timeout=30,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0
+    assert done.stdout.startswith("args= fifo=unset makeflags=-j2 ")
+    assert tokens(fd) == b"+"
+
+
+def test_without_the_fifo_variable_the_job_runs_as_it_would_alone(job: list[str]) -> None:
+    done = subprocess.run(
+        job,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k not in (FIFO_ENV, MAKEFLAGS_ENV)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0
+    assert done.stdout.strip() == "args= fifo=unset makeflags=unset"
+
+
+def test_a_stopped_job_gives_its_token_back(job: list[str], fifo: tuple[Path, int]) -> None:
+    path, fd = fifo
+    os.write(fd, b"+")
+    proc = subprocess.Popen(
+        job, env=jobserver_env(path, STAND_IN_SLEEP="30"), stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    time.sleep(0.5)
+    assert proc.poll() is None
+    assert tokens(fd) == b"", "the running job holds the token"
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=10)
+    assert tokens(fd) == b"+"
+
+
+def test_the_launcher_keeps_its_path_from_run_to_run(job: list[str]) -> None:
+    assert str(slot_launcher()) == job[0]
+    assert Path(job[0]).parent.parent.name == "job-slot"
