@@ -166,9 +166,10 @@ def machine() -> str:
 # The processes that do a build's compiling: GCC's and Clang's compilers proper, the
 # LTO back end, the assembler and the linkers. The drivers (gcc, g++, collect2,
 # lto-wrapper) and launchers (ccache) mostly wait on these, so they do not count.
+# GCC's link-time optimizer renames its processes (prctl): lto1-wpa, lto1-ltrans.
 COMPILER_PROCESSES = frozenset(
-    {"cc1", "cc1plus", "cc1obj", "lto1", "as", "ld", "ld.bfd", "ld.gold", "ld.lld", "clang",
-     "clang++", "nvcc", "cicc", "ptxas", "cudafe++"}
+    {"cc1", "cc1plus", "cc1obj", "lto1", "lto1-wpa", "lto1-ltrans", "as", "ld", "ld.bfd",
+     "ld.gold", "ld.lld", "clang", "clang++", "nvcc", "cicc", "ptxas", "cudafe++"}
 )  # fmt: skip
 # A compiler cache daemon runs the compilers as its own children, outside our tree.
 CACHE_DAEMONS = frozenset({"sccache"})

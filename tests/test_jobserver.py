@@ -256,3 +256,35 @@ def test_the_fifo_of_a_killed_run_is_removed_by_the_next(
     )  # fmt: skip
     assert f"removed {left}, left behind by a polywheel run that was killed" in rerun.stdout
     assert jobserver_folders(scratch) == []
+
+
+LINK_LAUNCHER = """#!/bin/sh
+# Runs a make inside the link, as GCC's LTO driver does, then the link itself.
+make -s -C {sub} >> {log} 2>&1
+exec "$@"
+"""
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make not found")
+def test_a_make_inside_a_link_takes_its_jobs_from_the_jobserver(
+    copy_project: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """A link gets the jobserver as descriptors (`R,W`), the form GCC's LTO driver
+    reads before GCC 13 and every GNU make since 4.2 (cmake/job_slots.py): the make it
+    runs for its code generation jobs joins the budget instead of using every core."""
+    project = copy_project("simple_c")
+    sub, log = tmp_path / "sub", tmp_path / "link.log"
+    sub.mkdir()
+    (sub / "Makefile").write_text("all:\n\t@echo make in a link with [$(MAKEFLAGS)]\n")
+    launcher = tmp_path / "link-launcher"
+    launcher.write_text(LINK_LAUNCHER.format(sub=sub, log=log))
+    launcher.chmod(0o755)
+    polywheel(
+        "build", "-o", "dist", "-j", "2", "--variant", "x86_64_v1", "--variant", "x86_64_v3",
+        f"-Ccmake.define.CMAKE_C_LINKER_LAUNCHER={launcher}",
+        cwd=project,
+    )  # fmt: skip
+    runs = re.findall(r"make in a link with \[([^\]]*)\]", log.read_text())
+    assert len(runs) == 2, log.read_text()
+    assert all(re.search(r"--jobserver-auth=4,4\b", flags) for flags in runs), runs
+    assert "invalid --jobserver-auth" not in log.read_text()

@@ -140,3 +140,33 @@ def test_a_stopped_job_gives_its_token_back(job: list[str], fifo: tuple[Path, in
 def test_the_launcher_keeps_its_path_from_run_to_run(job: list[str]) -> None:
     assert str(slot_launcher()) == job[0]
     assert Path(job[0]).parent.parent.name == "job-slot"
+
+
+LINK_STAND_IN = """#!/bin/sh
+if {{ true >&4; }} 2>/dev/null; then fd4=open; else fd4=closed; fi
+echo "args=$* makeflags=${{MAKEFLAGS-unset}} fd4=$fd4"
+"""
+
+
+def test_a_link_gets_the_jobserver_as_a_descriptor(
+    job: list[str], fifo: tuple[Path, int], tmp_path: Path
+) -> None:
+    """GCC's LTO driver before GCC 13 reads only the `R,W` form; with the FIFO form it
+    runs as many code generation jobs as there are cores, whatever the budget."""
+    path, fd = fifo
+    stand_in = tmp_path / "stand in" / "ld"
+    stand_in.write_text(LINK_STAND_IN.format())
+    stand_in.chmod(0o755)
+    os.write(fd, b"+")
+    done = subprocess.run(
+        [job[0], "--link", str(stand_in), "-o", "x.so"], env=jobserver_env(path),
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert done.stdout.strip() == "args=-o x.so makeflags=-j2 --jobserver-auth=4,4 fd4=open"
+    assert tokens(fd) == b"+"
+    alone = subprocess.run(
+        [job[0], "--link", str(stand_in), "-o", "x.so"],
+        env={k: v for k, v in os.environ.items() if k not in (FIFO_ENV, MAKEFLAGS_ENV)},
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert alone.stdout.strip() == "args=-o x.so makeflags=unset fd4=closed"

@@ -14,7 +14,8 @@ ninja itself is not a jobserver client here: its own client runs one job without
 token (its implicit slot), so three builds on two slots would run three jobs. Each
 build's ninja gets `-j N` instead and no `MAKEFLAGS`; the launcher hands `MAKEFLAGS` to
 the job it runs, so a jobserver client started by a job (GCC's LTO driver, a sub-make,
-the ninja of an ExternalProject) runs on that job's slot, as GNU make's sub-makes do.
+the ninja of an ExternalProject) runs on that job's slot, as GNU make's sub-makes do;
+links get it as descriptors, the form GCC's LTO driver reads before GCC 13.
 Compiler identification and `try_compile` during configure run no job of the build
 and are not counted.
 """
@@ -43,19 +44,29 @@ MAKEFLAGS_ENV = "POLYWHEEL_MAKEFLAGS"
 # Without the FIFO variable (ninja run by hand in a build folder, a build without a
 # jobserver) the job runs as it would without the launcher. The variables are dropped
 # for the job itself: a launcher inside it (a nested build) must not wait for a second
-# slot while its parent holds one.
+# slot while its parent holds one. `--link` (the rule launcher of links) names the
+# jobserver by descriptors instead (`R,W`, here one descriptor open on the FIFO for
+# both): GCC's LTO driver reads only that form before GCC 13, and without it runs as
+# many code generation jobs as there are cores.
 _LAUNCHER = """#!/bin/sh
 # Written by polywheel (cmake/job_slots.py): runs one job of a variant build on a slot
 # of polywheel's jobserver, taken before the job starts and given back when it ends.
+link=
+if [ "${{1-}}" = --link ]; then link=1; shift; fi
 fifo=${{{fifo}-}}
 if [ -z "$fifo" ]; then exec "$@"; fi
 unset {fifo}
-if [ -n "${{{makeflags}-}}" ]; then
-    MAKEFLAGS=${makeflags}
-    export MAKEFLAGS
-fi
+flags=${{{makeflags}-}}
 unset {makeflags}
 exec 3<>"$fifo" || exit 1
+if [ -n "$flags" ]; then
+    if [ -n "$link" ]; then
+        exec 4<>"$fifo" || exit 1
+        flags="${{flags%%--jobserver-auth=*}}--jobserver-auth=4,4"
+    fi
+    MAKEFLAGS=$flags
+    export MAKEFLAGS
+fi
 token=$(dd bs=1 count=1 <&3 2>/dev/null)
 if [ -z "$token" ]; then
     echo "polywheel: no job slot from the jobserver $fifo" >&2
@@ -77,7 +88,8 @@ def slot_launcher() -> Path:
 
 
 def slot_launcher_command() -> str:
-    """The launcher as a command line, quoted for the shell that runs ninja's jobs."""
+    """The launcher as a command line, quoted for the shell that runs ninja's jobs (for
+    links, followed by `--link`)."""
     return shlex.quote(str(slot_launcher()))
 
 

@@ -4,9 +4,11 @@ polywheel's jobserver is a FIFO named in `MAKEFLAGS` (`--jobserver-auth=fifo:PAT
 only form ninja 1.13 reads. GNU make learned that form in 4.4; older ones (Debian 12,
 Ubuntu 24.04) stop with `invalid --jobserver-auth string` when they find it, so a
 project whose build runs `make` (an ExternalProject, a custom command) would fail. For
-those, a `make` first on the build's PATH drops the jobserver and `-j` from `MAKEFLAGS`
-and runs the real one: that make then runs serially, inside the one job its caller
-already holds, so the budget still holds.
+those, a `make` first on the build's PATH drops that form and `-j` from `MAKEFLAGS` and
+runs the real one: that make then runs serially, inside the one job its caller already
+holds, so the budget still holds. The descriptor form (`R,W`) that links get
+(cmake/job_slots.py), which make reads since 4.2, is kept: the make that GCC's LTO
+driver runs takes its code generation jobs from the jobserver.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from polywheel.tools import tool_output
 __all__ = ["make_shim_dir"]
 
 _FIRST_FIFO_MAKE = (4, 4)
+_FIRST_PIPE_MAKE = (4, 2)
 
 
 def _gnu_make_version(make: str) -> tuple[int, int] | None:
@@ -32,11 +35,15 @@ def _gnu_make_version(make: str) -> tuple[int, int] | None:
 
 _SHIM = """#!/bin/sh
 # Written by polywheel (cmake/old_make.py): {make} predates the jobserver FIFO that
-# MAKEFLAGS names; run it serially, without the jobserver, in the caller's job.
-MAKEFLAGS=$(printf '%s' "$MAKEFLAGS" | sed -e 's/--jobserver-auth=[^ ]*//g' \\
-    -e 's/--jobserver-fds=[^ ]*//g' -e 's/\\(^\\| \\)-j[0-9]*//g')
-export MAKEFLAGS
-unset MFLAGS
+# MAKEFLAGS may name; then run it serially, without the jobserver, in the caller's job.
+case " $MAKEFLAGS " in
+    *{drop}*)
+        MAKEFLAGS=$(printf '%s' "$MAKEFLAGS" | sed -e 's/--jobserver-auth=[^ ]*//g' \\
+            -e 's/--jobserver-fds=[^ ]*//g' -e 's/\\(^\\| \\)-j[0-9]*//g')
+        export MAKEFLAGS
+        unset MFLAGS
+        ;;
+esac
 exec {make} "$@"
 """
 
@@ -51,4 +58,6 @@ def make_shim_dir() -> Path | None:
     version = _gnu_make_version(make)
     if version is None or version >= _FIRST_FIFO_MAKE:
         return None
-    return cached_script("make-shim", "make", _SHIM.format(make=make)).parent
+    # The descriptor form came in 4.2: an older make drops every jobserver.
+    drop = "--jobserver-auth=fifo:" if version >= _FIRST_PIPE_MAKE else "--jobserver-"
+    return cached_script("make-shim", "make", _SHIM.format(make=make, drop=drop)).parent
