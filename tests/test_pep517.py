@@ -32,6 +32,9 @@ def test_no_selection_builds_the_plain_wheel(copy_project: Callable[[str], Path]
     (wheel,) = (project / "dist").glob("*.whl")
     assert wheel.name.endswith("-linux_x86_64.whl")
     assert variant_json(wheel) is None
+    # No jobserver here: ninja's jobs run without polywheel's slot launcher.
+    (rules,) = (project / "build").glob("*/*/CMakeFiles/rules.ninja")
+    assert "job-slot" not in rules.read_text()
 
 
 def test_one_label(copy_project: Callable[[str], Path]) -> None:

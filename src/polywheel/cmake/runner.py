@@ -127,6 +127,7 @@ def _variant_inputs(
     info_path: Path,
     *,
     cache_shared: bool,
+    slotted: bool,
 ) -> tuple[dict[str, str | list[str]], dict[str, str | None]]:
     cs: dict[str, str | list[str]] = dict(settings)
     env: dict[str, str | None] = dict(spec.env)
@@ -142,7 +143,8 @@ def _variant_inputs(
         module_dir=cmake_module_dir(),
         chained=chained,
         launcher=launcher.command if launcher else None,
-        slot_launcher=slot_launcher_command(),
+        # Only under the jobserver: a PEP 517 build spares a shell per job.
+        slot_launcher=slot_launcher_command() if slotted else None,
     )
     stats = compiler_cache.stats_log(info_path.parent)
     stats.unlink(missing_ok=True)
@@ -212,7 +214,12 @@ def build_raw_wheel(
         cs, env = dict(config_settings), dict[str, "str | None"]()
     else:
         cs, env = _variant_inputs(
-            project, spec, config_settings, info_path, cache_shared=cache_shared
+            project,
+            spec,
+            config_settings,
+            info_path,
+            cache_shared=cache_shared,
+            slotted=slot_fifo is not None,
         )
     cs.setdefault("wheel.reproducible", "true")
     for name in _SKBUILD_ENV_DROPPED:
