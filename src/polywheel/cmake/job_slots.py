@@ -32,7 +32,13 @@ from polywheel.cmake.skbuild_settings import skbuild_setting
 from polywheel.matrix.spec import VariantSpec
 from polywheel.project import Project
 
-__all__ = ["FIFO_ENV", "MAKEFLAGS_ENV", "jobserver_support", "slot_launcher"]
+__all__ = [
+    "FIFO_ENV",
+    "MAKEFLAGS_ENV",
+    "jobserver_support",
+    "slot_launcher",
+    "slot_launcher_command",
+]
 
 ConfigSettings = Mapping[str, "str | list[str]"]
 
@@ -88,9 +94,16 @@ def slot_launcher() -> Path:
 
 
 def slot_launcher_command() -> str:
-    """The launcher as a command line, quoted for the shell that runs ninja's jobs (for
-    links, followed by `--link`)."""
+    """The launcher as a command line, quoted for the shell that runs ninja's jobs (the
+    include adds `--link` for links)."""
     return shlex.quote(str(slot_launcher()))
+
+
+def _listed(value: object) -> list[str]:
+    """A scikit-build-core list setting: a TOML array, or a `;`-separated string."""
+    if isinstance(value, str):
+        return [v for v in value.split(";") if v]
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
 
 
 def jobserver_support(
@@ -113,14 +126,7 @@ def jobserver_support(
     defines.update(
         {k.split(".", 2)[2]: v for k, v in settings.items() if k.startswith("cmake.define.")}
     )
-    common = skbuild_setting(project.pyproject, settings, "cmake.args")
-    common_args = (
-        [v for v in common.split(";") if v]
-        if isinstance(common, str)
-        else [str(v) for v in common]
-        if isinstance(common, (list, tuple))
-        else []
-    )
+    common_args = _listed(skbuild_setting(project.pyproject, settings, "cmake.args"))
     for spec in variants:
         env = {**os.environ, **spec.env}
         args = [*shlex.split(env.get("CMAKE_ARGS", "")), *common_args, *spec.cmake_args]
