@@ -5,7 +5,7 @@ workers start with all of it and pay it once between them; a spawned worker impo
 this module itself. Besides scikit-build-core and polywheel's build modules, a build
 imports the `cmake` and `ninja` packages (scikit-build-core looks for their programs;
 `cmake` lists its installed files on import), the audit's instruction tables
-(pipeline/variant.py), and what scikit-build-core reads to write a wheel. NumPy, which
+(pipeline/audit_preload.py), and what scikit-build-core reads to write a wheel. NumPy, which
 scikit-build-core imports in every build where it is installed, is preloaded by name
 (warm.py decides), as an import that may fail.
 """
@@ -18,11 +18,12 @@ import sysconfig
 
 import scikit_build_core.build.wheel  # noqa: F401
 
-import polywheel.cmake.runner  # noqa: F401
-from polywheel.pipeline import variant
+import polywheel.cmake.runner
+import polywheel.pipeline.variant  # noqa: F401
+from polywheel.pipeline.audit_preload import preload_audit
 
 sysconfig.get_config_vars()  # reads the interpreter's _sysconfigdata module
 for _package in ("cmake", "ninja"):
     with contextlib.suppress(ImportError):
         __import__(_package)
-variant.preload_audit()
+preload_audit()

@@ -11,7 +11,6 @@ import dataclasses
 import fnmatch
 import json
 import os
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +26,7 @@ from polywheel.matrix.spec import VariantSpec
 from polywheel.namespaces.abi_dependency import installed_abi_properties, runtime_requirement
 from polywheel.namespaces.cuda_arch import probe_cuda_toolkit
 from polywheel.namespaces.nvidia import check_toolkit_architectures
+from polywheel.pipeline.audit_preload import audit_imported_while_waiting
 from polywheel.project import Project
 from polywheel.properties import VariantProperty
 from polywheel.wheel.variant_json import dumps, make_variant_json
@@ -35,7 +35,7 @@ from polywheel.wheel.writer import finalize_wheel
 if TYPE_CHECKING:
     from polywheel.audit.wheel import WheelAudit
 
-__all__ = ["BuiltVariant", "VariantJob", "build_variant", "preload_audit", "variant_json_bytes"]
+__all__ = ["BuiltVariant", "VariantJob", "build_variant", "variant_json_bytes"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -303,19 +303,6 @@ def _check_cuda_toolkit(job: VariantJob) -> None:
     check_toolkit_architectures(spec.cuda_architectures, label=spec.label, toolkit=toolkit)
 
 
-def preload_audit() -> None:
-    """Import the audit and iced-x86's tables (about 20 ms of a PEP 517 hook process):
-    called in a thread while CMake builds, so the process only waits for CMake then, and
-    by the workers' forkserver (pipeline/preload.py)."""
-    try:
-        import polywheel.audit.wheel  # noqa: F401
-        from polywheel.audit.x86 import classes
-
-        classes()
-    except Exception:
-        pass  # the audit imports them again in the build thread and reports what failed
-
-
 def build_variant(
     project: Project, job: VariantJob, *, reuse: RawBuild | None = None
 ) -> BuiltVariant:
@@ -324,11 +311,7 @@ def build_variant(
     if reuse is not None:
         return _write(project, job, reuse)
     _check_cuda_toolkit(job)
-    preload = None
-    if project.settings.audit.mode != "off":
-        preload = threading.Thread(target=preload_audit, name="polywheel-preload", daemon=True)
-        preload.start()
-    try:
+    with audit_imported_while_waiting(project.settings.audit.mode != "off"):
         raw = build_raw_wheel(
             project,
             job.spec,
@@ -341,8 +324,5 @@ def build_variant(
             fresh=job.fresh,
             cache_shared=job.cache_shared,
         )
-    finally:
-        if preload is not None:
-            preload.join()
     built = _write(project, job, raw)
     return dataclasses.replace(built, cache_stats=read_stats(stats_log(job.staging)))
