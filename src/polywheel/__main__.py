@@ -1,4 +1,4 @@
-from polywheel.cli import main
+from polywheel.entry import main
 
 # Guarded: `polywheel build` starts worker processes with the spawn method, which
 # imports this module again under another name.

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 
-__all__ = ["NO_ISOLATION_ENV", "add_build_arguments", "no_isolation"]
+__all__ = ["NO_ISOLATION_ENV", "add_build_arguments", "config_settings", "no_isolation"]
 
 # For CI jobs and test suites that prepare the environment themselves, like
 # `python -m build --no-isolation`.
@@ -16,6 +17,19 @@ def no_isolation(args: argparse.Namespace) -> bool:
     if args.isolation is not None:
         return not args.isolation
     return os.environ.get(NO_ISOLATION_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def config_settings(pairs: Sequence[str]) -> dict[str, str | list[str]]:
+    """`-C KEY=VALUE` options as a PEP 517 config_settings dict (a repeated key: a list)."""
+    settings: dict[str, str | list[str]] = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if key in settings:
+            old = settings[key]
+            settings[key] = [*(old if isinstance(old, list) else [old]), value]
+        else:
+            settings[key] = value
+    return settings
 
 
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,11 +6,11 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from polywheel.cli_args import no_isolation
+from polywheel.cli_args import config_settings, no_isolation
 from polywheel.cli_files import project_folder, writing
 from polywheel.errors import PolywheelError, report
 
@@ -19,18 +19,6 @@ if TYPE_CHECKING:
     from polywheel.project import Project
 
 __all__ = ["cmd_build"]
-
-
-def _config_settings(pairs: Sequence[str]) -> dict[str, str | list[str]]:
-    settings: dict[str, str | list[str]] = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        if key in settings:
-            old = settings[key]
-            settings[key] = [*(old if isinstance(old, list) else [old]), value]
-        else:
-            settings[key] = value
-    return settings
 
 
 def _size(path: Path | None) -> str:
@@ -59,19 +47,18 @@ def _removed_if_left_empty(folder: Path, created: bool) -> Iterator[None]:
 def cmd_build(args: argparse.Namespace) -> int:
     from polywheel.pipeline import warm
 
-    root = project_folder(args.path, "build")
-    # A first build: the workers' server starts before the project is read (their
-    # imports take longer than reading it). An isolated build runs each build in its
-    # environment's interpreter instead (pipeline/envpool.py).
-    early = (
-        no_isolation(args)
-        and warm.never_built(root)
-        and warm.start_forkserver(
-            warm.early_imports(root, _config_settings(args.config_setting or ()))
-        )
-    )
     workers = None
     try:
+        root = project_folder(args.path, "build")
+        # A first build: the workers' server starts before the project is read (their
+        # imports take longer than reading it), unless the entry point started it
+        # already (polywheel/entry.py). An isolated build runs each build in its
+        # environment's interpreter instead (pipeline/envpool.py).
+        warm.start_for_build(
+            root,
+            config_settings(args.config_setting or ()),
+            isolated=not no_isolation(args),
+        )
         from polywheel.project import load_project  # after the server's start: ~70 ms
 
         project = load_project(root)
@@ -86,15 +73,15 @@ def cmd_build(args: argparse.Namespace) -> int:
     finally:
         if workers is not None:
             workers.close(stop=True)  # after a failure or a signal: what still runs
-        elif early:
-            warm.stop_forkserver()
+        else:
+            warm.stop_forkserver()  # started early and not needed; none: nothing to do
 
 
 def _checked_config(args: argparse.Namespace, project: Project) -> dict[str, str | list[str]]:
     from polywheel.errors import SelectionError
     from polywheel.matrix.requests import OWN_KEYS
 
-    config = _config_settings(args.config_setting or ())
+    config = config_settings(args.config_setting or ())
     own = sorted(set(config) & set(OWN_KEYS))
     if own == ["defer-label"]:
         raise SelectionError(

@@ -19,9 +19,11 @@ import os
 import signal
 import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 __all__ = [
     "Workers",
@@ -30,6 +32,7 @@ __all__ = [
     "lane_count",
     "likely_to_build",
     "never_built",
+    "start_for_build",
     "start_forkserver",
     "stop_forkserver",
     "warm_up",
@@ -117,6 +120,18 @@ def early_imports(root: Path, config: Mapping[str, object]) -> list[str]:
     return build_imports(pyproject, config)
 
 
+def start_for_build(root: Path, config: Mapping[str, object], *, isolated: bool) -> bool:
+    """Start the workers' server for `polywheel build` of the project in `root` when the
+    run will certainly build in this interpreter: not isolated, never built before.
+    Whether a server runs now (one started earlier counts)."""
+    return (
+        not isolated
+        and (root / "pyproject.toml").is_file()
+        and never_built(root)
+        and start_forkserver(early_imports(root, config))
+    )
+
+
 def stop_forkserver() -> None:
     """Stop multiprocessing's forkserver (one per process, started by the pool): the
     next pool's server then starts from this process's environment at that time, not
@@ -141,6 +156,7 @@ class Workers:
         """`count` workers, with `modules` imported before their first build
         (`build_imports`)."""
         import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
         count = max(1, count)
         context = multiprocessing.get_context(_start_method())
