@@ -92,6 +92,28 @@ def test_the_cache_changes_no_byte_of_the_wheels(
     assert wheels(project / "dist") == cold
 
 
+def test_the_others_build_beside_the_primer_and_still_read_its_compiles(
+    copy_project: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """With a shared job budget, v1 goes first and fills the cache, but v3 and v4
+    start with it (pipeline/lanes.py): they configure and compile their hot units
+    meanwhile, and their other compiles wait at the gate until v1 has ended, so every
+    one of them is a hit."""
+    project = copy_project("many_tus")
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    result = polywheel("build", "-o", "dist", "-j", "2", cwd=project, env=env)
+    lines = result.stdout.splitlines()
+    assert "*** x86_64_v1 goes first: the others compile what they share with it after it" in lines
+    primer_done = next(i for i, line in enumerate(lines) if "x86_64_v1: done in" in line)
+    for label in ("x86_64_v3", "x86_64_v4"):
+        assert any(f"{label}: " in line for line in lines[:primer_done]), f"{label} waited"
+    compiles = VARIANTS * (NON_HOT + HOT)
+    shared = (VARIANTS - 1) * NON_HOT
+    assert f"*** compiler cache (ccache): {shared} of {compiles} compile(s)" in result.stdout
+    rows = {line.split()[0]: line for line in lines if "-x86_64_v" in line}
+    assert rows["x86_64_v3"].endswith("ok (v3)") and rows["x86_64_v4"].endswith("ok (v4)")
+
+
 def test_a_lone_pep517_wheel_is_cached_only_into_a_kept_cache(
     copy_project: Callable[[str], Path], tmp_path: Path
 ) -> None:

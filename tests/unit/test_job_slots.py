@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from polywheel.cmake.job_slots import FIFO_ENV, MAKEFLAGS_ENV, slot_launcher
+from polywheel.cmake.job_slots import (
+    FIFO_ENV,
+    GATE_ENV,
+    GATE_UNLESS_ENV,
+    MAKEFLAGS_ENV,
+    slot_launcher,
+)
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="a POSIX FIFO")
 
@@ -170,3 +176,65 @@ def test_a_link_gets_the_jobserver_as_a_descriptor(
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert alone.stdout.strip() == "args=-o x.so makeflags=unset fd4=closed"
+
+
+def test_a_gated_compile_waits_for_the_gate_holding_no_token(
+    job: list[str], fifo: tuple[Path, int], tmp_path: Path
+) -> None:
+    path, fd = fifo
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    os.write(fd, b"+")
+    env = jobserver_env(path, **{GATE_ENV: str(gate), GATE_UNLESS_ENV: "-march=x86-64-v3"})
+    waiting = subprocess.Popen(
+        [job[0], "--compile", *job[1:], "-O2", "-c", "shared.c"],
+        env=env, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(0.5)
+    assert waiting.poll() is None, "the gated compile ran before the gate opened"
+    # It holds no token while it waits: another job runs on the only one meanwhile.
+    own = subprocess.run(
+        [job[0], "--compile", *job[1:], "-march=x86-64-v3", "-c", "own.c"],
+        env=env, capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert own.returncode == 0
+    assert "own.c" in own.stdout
+    link = subprocess.run(
+        [job[0], "--link", *job[1:], "-o", "lib.so"],
+        env=env, capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert link.returncode == 0, "links do not wait at the gate"
+    assert waiting.poll() is None
+    opened = os.open(gate, os.O_RDWR | os.O_NONBLOCK)  # what Jobserver.open_gate does
+    try:
+        out = waiting.communicate(timeout=30)[0]
+        assert waiting.returncode == 0
+        # The job sees none of the gate's variables.
+        assert out.startswith("args=-O2 -c shared.c fifo=unset ")
+        assert tokens(fd) == b"+"
+        os.write(fd, b"+")
+        later = subprocess.run(
+            [job[0], "--compile", *job[1:], "-c", "later.c"],
+            env=env, capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert later.returncode == 0, "once open, the gate lets every compile through"
+    finally:
+        os.close(opened)
+
+
+def test_a_gate_without_an_own_flag_holds_every_compile(
+    job: list[str], fifo: tuple[Path, int], tmp_path: Path
+) -> None:
+    path, fd = fifo
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    os.write(fd, b"+")
+    env = jobserver_env(path, **{GATE_ENV: str(gate)})
+    waiting = subprocess.Popen(
+        [job[0], "--compile", *job[1:], "-march=x86-64-v3", "-c", "a.c"], env=env,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(0.5)
+    assert waiting.poll() is None
+    waiting.kill()
+    waiting.wait(30)

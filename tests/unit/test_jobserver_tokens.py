@@ -118,3 +118,18 @@ def test_one_job_means_an_empty_fifo(tmp_path: Path) -> None:
     finally:
         server.close()
     assert not server.folder.exists()
+
+
+def test_the_gate_lets_waiting_readers_on_once_opened(tmp_path: Path) -> None:
+    with jobserver(2, tmp_path) as server:
+        assert server.gate.is_fifo()
+        waiting = subprocess.Popen(["sh", "-c", f': <"{server.gate}" && echo through'],
+                                   stdout=subprocess.PIPE, text=True)  # fmt: skip
+        with pytest.raises(subprocess.TimeoutExpired):
+            waiting.wait(0.5)
+        server.open_gate()
+        server.open_gate()  # idempotent
+        assert waiting.communicate(timeout=30)[0] == "through\n"
+        again = subprocess.run(["sh", "-c", f': <"{server.gate}"'], timeout=30, check=False)
+        assert again.returncode == 0
+    assert list(tmp_path.iterdir()) == []

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
 
+from polywheel.cmake.job_slots import JobSlots
 from polywheel.matrix.expand import expand_matrix
 from polywheel.matrix.spec import VariantSpec
-from polywheel.pipeline.lanes import Lanes, primer
+from polywheel.pipeline.lanes import Lanes, gate_others, primer
+from polywheel.pipeline.variant import VariantJob
 from polywheel.settings import read_settings
 
 
@@ -131,3 +134,70 @@ def test_a_first_build_is_known_before_the_project_is_read(tmp_path: Path) -> No
     for text in ("tool = 1\n", "[tool]\nscikit-build = []\n", "[tool.scikit-build]\ncmake = 3\n"):
         (tmp_path / "pyproject.toml").write_text(text)
         assert early_imports(tmp_path, {})[0] == "polywheel.pipeline.preload"
+
+
+def _jobs() -> dict[str, VariantJob]:
+    handoff = JobSlots("/run/fifo", "-j2 --jobserver-auth=fifo:/run/fifo")
+    return {
+        name: VariantJob(spec, Path("out"), Path("staging") / name, {}, jobs=2, slots=handoff)
+        for name, spec in specs(V1, V3, V4)
+    }
+
+
+V4 = {"label": "v4", "properties": ["x86_64 :: level :: v4"]}
+
+
+def test_the_others_are_gated_by_the_primer_and_compile_their_own_targets_meanwhile() -> None:
+    gated = gate_others(_jobs(), "v1", "/run/gate", apply_flags="targets")
+    primer_job = gated["v1"]
+    assert primer_job.slots is not None and primer_job.slots.gate is None
+    # Its ninja starts more jobs than the others': the FIFO serves waiting jobs in turn.
+    assert primer_job.jobs == 8
+    for name, flag in (("v3", "-march=x86-64-v3"), ("v4", "-march=x86-64-v4")):
+        job = gated[name]
+        assert job.slots is not None
+        assert (job.slots.gate, job.slots.gate_unless) == ("/run/gate", flag)
+        assert job.jobs == 4
+        assert job.slots.environment()["POLYWHEEL_JOB_GATE_UNLESS"] == flag
+
+
+def test_with_global_flags_every_compile_of_the_others_waits() -> None:
+    gated = gate_others(_jobs(), "v1", "/run/gate", apply_flags="global")
+    assert gated["v3"].slots is not None
+    assert (gated["v3"].slots.gate, gated["v3"].slots.gate_unless) == ("/run/gate", None)
+
+
+def test_builds_without_the_jobserver_are_not_gated() -> None:
+    jobs = {k: dataclasses.replace(j, slots=None) for k, j in _jobs().items()}
+    assert gate_others(jobs, "v1", "/run/gate", apply_flags="targets") == jobs
+
+
+def test_gated_lanes_start_together_and_the_gate_opens_when_the_primer_ends() -> None:
+    opened: list[str] = []
+    started: list[str] = []
+    failed: list[BaseException] = []
+    order = Lanes(["a", "b", "c"], "b", open_gate=lambda: opened.append("gate"))
+    both_started = threading.Barrier(2, timeout=5)
+
+    def build(name: str) -> None:
+        started.append(name)
+        if len(started) <= 2:
+            both_started.wait()  # the other lane starts while the primer builds
+        if name == "b":
+            assert opened == []
+            raise RuntimeError("the primer failed")  # the gate opens all the same
+
+    def lane(index: int) -> None:
+        try:
+            order.run(index, build, threading.Event())
+        except RuntimeError as exc:
+            failed.append(exc)
+
+    threads = [threading.Thread(target=lane, args=(i,), daemon=True) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert "b" in started[:2]
+    assert len(failed) == 1
+    assert opened and opened[0] == "gate"

@@ -77,7 +77,7 @@ def _slot_lines(slot_launcher: str) -> list[str]:
     Makefile generators, before any compiler launcher. Set at once, and again at the
     end of the top-level directory, where a launcher the project set itself (globally,
     for a directory or a target) gets the slot launcher put in front of it. Links are
-    launched with `--link`."""
+    launched with `--link`, compiles with `--compile`."""
     return [
         f"set(_polywheel_slot {_quote(slot_launcher)})",
         # ARGN: GLOBAL, DIRECTORY <dir> or TARGET <name>; the latter two only where
@@ -92,6 +92,8 @@ def _slot_lines(slot_launcher: str) -> list[str]:
         '  set(slot "${_polywheel_slot}")',
         '  if(rule STREQUAL "LINK")',
         '    string(APPEND slot " --link")',
+        '  elseif(rule STREQUAL "COMPILE")',
+        '    string(APPEND slot " --compile")',
         "  endif()",
         "  get_property(value ${ARGN} PROPERTY RULE_LAUNCH_${rule})",
         '  string(LENGTH "${slot}" length)',

@@ -18,10 +18,18 @@ the ninja of an ExternalProject) runs on that job's slot, as GNU make's sub-make
 links get it as descriptors, the form GCC's LTO driver reads before GCC 13.
 Compiler identification and `try_compile` during configure run no job of the build
 and are not counted.
+
+A build may also be gated (GATE_ENV): its compiles wait until the FIFO named there has
+a writer, which polywheel gives it when the build that fills the compiler cache first
+(pipeline/lanes.py) has ended; compiles whose command holds the variant's own flag
+(GATE_UNLESS_ENV: the flagged targets of `apply-flags = "targets"`, which no other
+build compiles) do not wait. So the other builds configure and compile what is their
+own while the first one builds, and compile what they share with it from the cache.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 from collections.abc import Mapping, Sequence
@@ -34,7 +42,10 @@ from polywheel.project import Project
 
 __all__ = [
     "FIFO_ENV",
+    "GATE_ENV",
+    "GATE_UNLESS_ENV",
     "MAKEFLAGS_ENV",
+    "JobSlots",
     "jobserver_support",
     "slot_launcher",
     "slot_launcher_command",
@@ -46,6 +57,8 @@ ConfigSettings = Mapping[str, "str | list[str]"]
 # from, and the MAKEFLAGS to give the jobs (ninja must not see them, see above).
 FIFO_ENV = "POLYWHEEL_JOB_FIFO"
 MAKEFLAGS_ENV = "POLYWHEEL_MAKEFLAGS"
+GATE_ENV = "POLYWHEEL_JOB_GATE"
+GATE_UNLESS_ENV = "POLYWHEEL_JOB_GATE_UNLESS"
 
 # Without the FIFO variable (ninja run by hand in a build folder, a build without a
 # jobserver) the job runs as it would without the launcher. The variables are dropped
@@ -57,16 +70,25 @@ MAKEFLAGS_ENV = "POLYWHEEL_MAKEFLAGS"
 _LAUNCHER = """#!/bin/sh
 # Written by polywheel (cmake/job_slots.py): runs one job of a variant build on a slot
 # of polywheel's jobserver, taken before the job starts and given back when it ends.
-link=
-if [ "${{1-}}" = --link ]; then link=1; shift; fi
+kind=
+case "${{1-}}" in --link|--compile) kind=$1; shift ;; esac
 fifo=${{{fifo}-}}
 if [ -z "$fifo" ]; then exec "$@"; fi
-unset {fifo}
 flags=${{{makeflags}-}}
-unset {makeflags}
+gate=${{{gate}-}}
+own=${{{unless}-}}
+unset {fifo} {makeflags} {gate} {unless}
+if [ "$kind" = --compile ] && [ -n "$gate" ]; then
+    if [ -n "$own" ]; then
+        case " $* " in *" $own "*) gate= ;; esac
+    fi
+    if [ -n "$gate" ]; then
+        : <"$gate" || exit 1
+    fi
+fi
 exec 3<>"$fifo" || exit 1
 if [ -n "$flags" ]; then
-    if [ -n "$link" ]; then
+    if [ "$kind" = --link ]; then
         exec 4<>"$fifo" || exit 1
         flags="${{flags%%--jobserver-auth=*}}--jobserver-auth=4,4"
     fi
@@ -86,10 +108,37 @@ trap 'exit 143' TERM
 """
 
 
+@dataclasses.dataclass(frozen=True)
+class JobSlots:
+    """What a variant build needs to run its jobs on the matrix's jobserver: its FIFO,
+    the MAKEFLAGS for the jobs' own clients, and, for a gated build, the gate FIFO and
+    the flag of the compiles that need not wait for it."""
+
+    fifo: str
+    makeflags: str
+    gate: str | None = None
+    gate_unless: str | None = None
+
+    @staticmethod
+    def variables() -> tuple[str, ...]:
+        """Every variable `environment` may set (a build without slots unsets them)."""
+        return (FIFO_ENV, MAKEFLAGS_ENV, GATE_ENV, GATE_UNLESS_ENV)
+
+    def environment(self) -> dict[str, str | None]:
+        return {
+            FIFO_ENV: self.fifo,
+            MAKEFLAGS_ENV: self.makeflags,
+            GATE_ENV: self.gate,
+            GATE_UNLESS_ENV: self.gate_unless if self.gate else None,
+        }
+
+
 def slot_launcher() -> Path:
     """The script that runs the command it is given on a slot of the jobserver named in
     FIFO_ENV."""
-    content = _LAUNCHER.format(fifo=FIFO_ENV, makeflags=MAKEFLAGS_ENV)
+    content = _LAUNCHER.format(
+        fifo=FIFO_ENV, makeflags=MAKEFLAGS_ENV, gate=GATE_ENV, unless=GATE_UNLESS_ENV
+    )
     return cached_script("job-slot", "launch", content)
 
 

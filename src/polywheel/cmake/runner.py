@@ -20,7 +20,7 @@ from polywheel.cachedir import user_cache_dir
 from polywheel.cmake import compiler_cache
 from polywheel.cmake.freshness import ConfigureState
 from polywheel.cmake.include import render_variant_include
-from polywheel.cmake.job_slots import FIFO_ENV, MAKEFLAGS_ENV, slot_launcher_command
+from polywheel.cmake.job_slots import JobSlots, slot_launcher_command
 from polywheel.cmake.minimum_version import floor_minimum_version
 from polywheel.cmake.old_make import make_shim_dir
 from polywheel.cmake.report import BuildReport, RawBuild, report_path
@@ -189,8 +189,7 @@ def build_raw_wheel(
     config_settings: ConfigSettings,
     editable: bool = False,
     jobs: int | None = None,
-    makeflags: str | None = None,
-    slot_fifo: str | None = None,
+    slots: JobSlots | None = None,
     fresh: bool = False,
     cache_shared: bool = True,
 ) -> RawBuild:
@@ -198,9 +197,9 @@ def build_raw_wheel(
 
     `fresh` starts the CMake cache anew (`--rebuild`); it is also started anew whenever
     a variable CMake reads only at the first configure has changed since the last one.
-    `jobs`: how many jobs ninja runs at once. `slot_fifo` and `makeflags` name the
-    matrix's jobserver: each job then takes its slot from that FIFO and hands the
-    MAKEFLAGS to its own jobserver clients (cmake/job_slots.py). `cache_shared`: other
+    `jobs`: how many jobs ninja runs at once. `slots` names the matrix's jobserver:
+    each job then takes its slot from that FIFO and hands the MAKEFLAGS to its own
+    jobserver clients, after its gate if it has one (cmake/job_slots.py). `cache_shared`: other
     builds read what this one stores in the compiler cache (cmake/compiler_cache.launcher).
     """
     from scikit_build_core import build as skbuild
@@ -219,17 +218,16 @@ def build_raw_wheel(
             config_settings,
             info_path,
             cache_shared=cache_shared,
-            slotted=slot_fifo is not None,
+            slotted=slots is not None,
         )
     cs.setdefault("wheel.reproducible", "true")
     for name in _SKBUILD_ENV_DROPPED:
         env[name] = None
-    env[FIFO_ENV] = env[MAKEFLAGS_ENV] = None
-    if slot_fifo is not None:
+    env.update(dict.fromkeys(JobSlots.variables()))
+    if slots is not None:
         # ninja runs `jobs` at a time and is no jobserver client itself; each job
         # takes its slot through the launcher, which hands it the MAKEFLAGS.
-        env[FIFO_ENV] = slot_fifo
-        env[MAKEFLAGS_ENV] = makeflags
+        env.update(slots.environment())
         env["MAKEFLAGS"] = env["MFLAGS"] = None
         shim = make_shim_dir()
         if shim is not None:

@@ -53,6 +53,16 @@ class Jobserver:
         # writer, so no client ever sees end-of-file or ENXIO.
         self.fd = os.open(self.path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
         self.put(self.jobs - 1)
+        # Gated jobs wait to open this one until it has a writer (cmake/job_slots.py).
+        self.gate = self.folder / "gate"
+        os.mkfifo(self.gate, 0o600)
+        self._gate_fd: int | None = None
+
+    def open_gate(self) -> None:
+        """Give the gate a writer for good: the jobs waiting at it go on, later ones
+        pass at once. Idempotent."""
+        if self._gate_fd is None:
+            self._gate_fd = os.open(self.gate, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
 
     @property
     def makeflags(self) -> str:
@@ -77,8 +87,10 @@ class Jobserver:
             count += len(got)
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self.fd)
+        for fd in (self.fd, self._gate_fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

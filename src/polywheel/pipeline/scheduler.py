@@ -23,7 +23,7 @@ from packaging.version import InvalidVersion, Version
 import polywheel
 from polywheel.cmake import compiler_cache
 from polywheel.cmake.compiler_cache import CacheStats
-from polywheel.cmake.job_slots import jobserver_support
+from polywheel.cmake.job_slots import JobSlots, jobserver_support
 from polywheel.errors import BuildError, PolywheelError
 from polywheel.index import (
     labels_in_folder,
@@ -42,7 +42,7 @@ from polywheel.pipeline.faults import (
     stop_process_groups,
 )
 from polywheel.pipeline.jobserver import Slots, jobserver, remove_stale
-from polywheel.pipeline.lanes import Lanes, primer
+from polywheel.pipeline.lanes import Lanes, gate_others, primer
 from polywheel.pipeline.logs import died_of_illegal_instruction, tail
 from polywheel.pipeline.reuse import BuildCache
 from polywheel.pipeline.variant import BuiltVariant, VariantJob, build_variant
@@ -214,10 +214,10 @@ def build_matrix(
         for leftover in [*remove_leftovers(out_dir), *remove_stale()]:
             emit(f"*** removed {leftover.name}, left behind by a polywheel run that was killed")
         envs = buildenv.for_builds(project, specs, isolation=isolation, emit=emit)
-        slots, slot_fifo = None, None
+        slots, handoff = None, None
         if unsupported is None:
             slots = Slots(stack.enter_context(jobserver(jobs)))
-            slot_fifo = str(slots.server.path)
+            handoff = JobSlots(str(slots.server.path), slots.server.makeflags)
         # Over the whole matrix: a later run of other variants reads this one's entries.
         shared = compiler_cache.sharing(matrix.variants, project.settings.apply_flags)
         with staging_dir(out_dir) as staging:
@@ -230,8 +230,7 @@ def build_matrix(
                     labelled=spec is not None,
                     plain=plain and (spec is None or spec == matrix.plain),
                     jobs=per_build,
-                    makeflags=slots.server.makeflags if slots else None,
-                    slot_fifo=slot_fifo,
+                    slots=handoff,
                     fresh=rebuild,
                     build_python=str(env.python) if env else None,
                     build_env=env.key if env else None,
@@ -333,9 +332,12 @@ def _run(
         if slots
         else None
     )
-    if prime:
-        emit(f"*** {prime} goes first: it fills the compiler cache the other variants read")
-    order = Lanes(names, prime)
+    gate = slots.server if prime and slots else None
+    if prime and gate:
+        emit(f"*** {prime} goes first: the others compile what they share with it after it")
+        flags = project.settings.apply_flags
+        job_of = gate_others(job_of, prime, str(gate.gate), apply_flags=flags)
+    order = Lanes(names, prime, open_gate=gate.open_gate if gate else None)
     threads = ThreadPoolExecutor(max_workers=concurrent)
     try:
         for future in [threads.submit(order.run, i, one, stopping) for i in range(concurrent)]:

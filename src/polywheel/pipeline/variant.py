@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from polywheel.cmake.compile_commands import CompileUnit, read_compile_commands
 from polywheel.cmake.compiler_cache import CacheStats, read_stats, stats_log
 from polywheel.cmake.file_api import artifacts_by_target
+from polywheel.cmake.job_slots import JobSlots
 from polywheel.cmake.report import RawBuild, compile_unit_findings, verify_build_report
 from polywheel.cmake.runner import build_raw_wheel
 from polywheel.cmake.toolchain import toolkit_nvcc
@@ -57,11 +58,9 @@ class VariantJob:
     # variant), so the audit holds it to the variant's claims, not to the baseline.
     plain_is_variant: bool = False
     jobs: int | None = None
-    # The matrix's jobserver (pipeline/jobserver.py): when set, `jobs` is not used.
-    makeflags: str | None = None
-    # That jobserver's FIFO: each job of the build takes its slot from it
-    # (cmake/job_slots.py).
-    slot_fifo: str | None = None
+    # The matrix's jobserver (pipeline/jobserver.py): each job of the build takes its
+    # slot from it (cmake/job_slots.py); `jobs` is then how many ninja starts at once.
+    slots: JobSlots | None = None
     fresh: bool = False
     # The isolated build environment (pipeline/buildenv.py) this build runs in: its
     # interpreter and key; None builds in polywheel's own environment.
@@ -319,8 +318,7 @@ def build_variant(
             config_settings=job.config_settings,
             editable=job.editable,
             jobs=job.jobs,
-            makeflags=job.makeflags,
-            slot_fifo=job.slot_fifo,
+            slots=job.slots,
             fresh=job.fresh,
             cache_shared=job.cache_shared,
         )
