@@ -138,7 +138,7 @@ def test_a_rule_launcher_of_the_project_runs_on_a_slot_too(
         "build", "-o", "dist", "-j", "2", cwd=project, env={"CCACHE_DISABLE": "1"}
     )  # fmt: skip
     assert "3 at a time sharing 2 compile job(s) through a jobserver" in result.stdout
-    own = rf"/job-slot/[0-9a-f]+/launch {re.escape(str(launcher))} "
+    own = rf"/job-slot/[0-9a-f]+/launch --compile {re.escape(str(launcher))} "
     assert re.search(own, rules(project, "x86_64_v1"))
     rows = compiles(log)
     assert len(rows) == 3 * 6  # the common target's units, in each variant

@@ -178,13 +178,19 @@ def test_a_link_gets_the_jobserver_as_a_descriptor(
     assert alone.stdout.strip() == "args=-o x.so makeflags=unset fd4=closed"
 
 
+@pytest.fixture
+def gate(fifo: tuple[Path, int], tmp_path: Path) -> Path:
+    """A closed gate FIFO, and one token in the jobserver's."""
+    path = tmp_path / "gate"
+    os.mkfifo(path)
+    os.write(fifo[1], b"+")
+    return path
+
+
 def test_a_gated_compile_waits_for_the_gate_holding_no_token(
-    job: list[str], fifo: tuple[Path, int], tmp_path: Path
+    job: list[str], fifo: tuple[Path, int], gate: Path
 ) -> None:
     path, fd = fifo
-    gate = tmp_path / "gate"
-    os.mkfifo(gate)
-    os.write(fd, b"+")
     env = jobserver_env(path, **{GATE_ENV: str(gate), GATE_UNLESS_ENV: "-march=x86-64-v3"})
     waiting = subprocess.Popen(
         [job[0], "--compile", *job[1:], "-O2", "-c", "shared.c"],
@@ -223,13 +229,9 @@ def test_a_gated_compile_waits_for_the_gate_holding_no_token(
 
 
 def test_a_gate_without_an_own_flag_holds_every_compile(
-    job: list[str], fifo: tuple[Path, int], tmp_path: Path
+    job: list[str], fifo: tuple[Path, int], gate: Path
 ) -> None:
-    path, fd = fifo
-    gate = tmp_path / "gate"
-    os.mkfifo(gate)
-    os.write(fd, b"+")
-    env = jobserver_env(path, **{GATE_ENV: str(gate)})
+    env = jobserver_env(fifo[0], **{GATE_ENV: str(gate)})
     waiting = subprocess.Popen(
         [job[0], "--compile", *job[1:], "-march=x86-64-v3", "-c", "a.c"], env=env,
         stdout=subprocess.DEVNULL,
