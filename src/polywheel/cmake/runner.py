@@ -198,9 +198,10 @@ def build_raw_wheel(
     `fresh` starts the CMake cache anew (`--rebuild`); it is also started anew whenever
     a variable CMake reads only at the first configure has changed since the last one.
     `jobs`: how many jobs ninja runs at once. `slots` names the matrix's jobserver:
-    each job then takes its slot from that FIFO and hands the MAKEFLAGS to its own
-    jobserver clients, after its gate if it has one (cmake/job_slots.py). `cache_shared`: other
-    builds read what this one stores in the compiler cache (cmake/compiler_cache.launcher).
+    each job then takes its slot from that FIFO, after the build's gate if it has one,
+    and hands the MAKEFLAGS to its own jobserver clients (cmake/job_slots.py).
+    `cache_shared`: other builds read what this one stores in the compiler cache
+    (cmake/compiler_cache.launcher).
     """
     from scikit_build_core import build as skbuild
 
