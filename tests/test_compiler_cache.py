@@ -114,6 +114,29 @@ def test_the_others_build_beside_the_primer_and_still_read_its_compiles(
     assert rows["x86_64_v3"].endswith("ok (v3)") and rows["x86_64_v4"].endswith("ok (v4)")
 
 
+def test_a_failing_primer_still_lets_the_others_through_the_gate(
+    copy_project: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """v1 fails to compile while v3 and v4 wait at the gate for its compiles: the gate
+    opens when it ends all the same, and the others build (from no cache)."""
+    project = copy_project("many_tus")
+    cmake = project / "CMakeLists.txt"
+    cmake.write_text(
+        cmake.read_text()
+        + "if(POLYWHEEL_VARIANT_LABEL STREQUAL x86_64_v1)\n"
+        + '  file(WRITE "${CMAKE_BINARY_DIR}/broken.c" "this is not C\\n")\n'
+        + '  target_sources(common PRIVATE "${CMAKE_BINARY_DIR}/broken.c")\n'
+        + "endif()\n"
+    )
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    result = polywheel("build", "-o", "dist", "-j", "2", cwd=project, env=env, check=False)
+    assert result.returncode == 1
+    assert "variant 'x86_64_v1'" in result.stderr
+    assert "*** x86_64_v1 goes first:" in result.stdout
+    built = sorted(p.name for p in (project / "dist").glob("*.whl"))
+    assert [name.rsplit("-", 1)[-1] for name in built] == ["x86_64_v3.whl", "x86_64_v4.whl"]
+
+
 def test_a_lone_pep517_wheel_is_cached_only_into_a_kept_cache(
     copy_project: Callable[[str], Path], tmp_path: Path
 ) -> None:
