@@ -122,17 +122,21 @@ def test_three_variants_share_two_jobs_until_the_last_compile(
     assert overlap > 0.65, f"two compiles ran for only {overlap:.0%} of the compiles' span"
 
 
+@pytest.mark.parametrize(
+    ("scope", "units"),
+    [("TARGET common", 6), ("DIRECTORY", 9)],  # the common target's units; all nine
+)
 def test_a_rule_launcher_of_the_project_runs_on_a_slot_too(
-    copy_project: Callable[[str], Path], tmp_path: Path
+    copy_project: Callable[[str], Path], tmp_path: Path, scope: str, units: int
 ) -> None:
-    """A project that sets CMake's rule launcher itself, for one target, after polywheel
-    set it globally: the slot launcher still goes first, so never more than -j."""
+    """A project that sets CMake's rule launcher itself, for one target or for its
+    top-level directory, after polywheel set it globally: the slot launcher still goes
+    first, so never more than -j."""
     project = copy_project("many_tus")
     launcher, log = timing_launcher(tmp_path, hold=0.2)
     cmake = project / "CMakeLists.txt"
     cmake.write_text(
-        cmake.read_text()
-        + f'set_property(TARGET common PROPERTY RULE_LAUNCH_COMPILE "{launcher}")\n'
+        cmake.read_text() + f'set_property({scope} PROPERTY RULE_LAUNCH_COMPILE "{launcher}")\n'
     )
     result = polywheel(
         "build", "-o", "dist", "-j", "2", cwd=project, env={"CCACHE_DISABLE": "1"}
@@ -141,7 +145,7 @@ def test_a_rule_launcher_of_the_project_runs_on_a_slot_too(
     own = rf"/job-slot/[0-9a-f]+/launch --compile {re.escape(str(launcher))} "
     assert re.search(own, rules(project, "x86_64_v1"))
     rows = compiles(log)
-    assert len(rows) == 3 * 6  # the common target's units, in each variant
+    assert len(rows) == 3 * units
     assert max(now for _, now in running(rows)) <= 2, "never more compiles than -j"
 
 
