@@ -22,6 +22,7 @@ def specs(*variants: dict[str, object]) -> list[tuple[str, VariantSpec | None]]:
 
 V1 = {"label": "v1", "properties": ["x86_64 :: level :: v1"]}
 V3 = {"label": "v3", "properties": ["x86_64 :: level :: v3"]}
+V4 = {"label": "v4", "properties": ["x86_64 :: level :: v4"]}
 SM80 = {"label": "sm80", "properties": ["x86_64 :: level :: v3"], "cuda-architectures": ["80"]}
 
 
@@ -142,9 +143,6 @@ def _jobs() -> dict[str, VariantJob]:
         name: VariantJob(spec, Path("out"), Path("staging") / name, {}, jobs=2, slots=handoff)
         for name, spec in specs(V1, V3, V4)
     }
-
-
-V4 = {"label": "v4", "properties": ["x86_64 :: level :: v4"]}
 
 
 def test_the_others_are_gated_by_the_primer_and_compile_their_own_targets_meanwhile() -> None:

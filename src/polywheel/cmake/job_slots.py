@@ -144,7 +144,7 @@ def slot_launcher() -> Path:
 
 def slot_launcher_command() -> str:
     """The launcher as a command line, quoted for the shell that runs ninja's jobs (the
-    include adds `--link` for links)."""
+    include adds `--link` for links and `--compile` for compiles)."""
     return shlex.quote(str(slot_launcher()))
 
 
