@@ -54,11 +54,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         # imports take longer than reading it), unless the entry point started it
         # already (polywheel/entry.py). An isolated build runs each build in its
         # environment's interpreter instead (pipeline/envpool.py).
-        warm.start_for_build(
-            root,
-            config_settings(args.config_setting or ()),
-            isolated=not no_isolation(args),
-        )
+        warm.start_for_build(root, isolated=not no_isolation(args))
         from polywheel.project import load_project  # after the server's start: ~70 ms
 
         project = load_project(root)
@@ -68,7 +64,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             # Their start overlaps this process's own. As many as the lanes may be (the
             # scheduler decides; a forked worker left idle is cheap).
             count = warm.lane_count(len(names), args.jobs, shared=True)
-            workers = warm.Workers(count, warm.build_imports(project.pyproject, config))
+            workers = warm.Workers(count)
         return _build(args, project, config, workers)
     finally:
         if workers is not None:

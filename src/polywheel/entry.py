@@ -27,7 +27,7 @@ def start_build_workers(argv: Sequence[str]) -> bool:
         return False
     import argparse
 
-    from polywheel.cli_args import add_build_arguments, config_settings, no_isolation
+    from polywheel.cli_args import add_build_arguments, no_isolation
 
     class FirstLook(argparse.ArgumentParser):
         def error(self, message: str) -> NoReturn:
@@ -44,11 +44,7 @@ def start_build_workers(argv: Sequence[str]) -> bool:
     from polywheel.pipeline import warm
 
     try:
-        return warm.start_for_build(
-            Path(args.path),
-            config_settings(args.config_setting or ()),
-            isolated=not no_isolation(args),
-        )
+        return warm.start_for_build(Path(args.path), isolated=not no_isolation(args))
     except OSError:
         return False  # the command line starts it again, and reports what fails
 

@@ -103,38 +103,14 @@ def test_one_build_more_than_jobs_where_each_job_takes_its_own_slot() -> None:
     assert lane_count(0, 0, shared=False) == 1
 
 
-def test_workers_preload_numpy_only_where_a_build_would_import_it() -> None:
-    import importlib.util
-
-    from polywheel.pipeline.warm import build_imports
-
-    has_numpy = importlib.util.find_spec("numpy") is not None
-    assert build_imports({}, {}) == ["polywheel.pipeline.preload"] + ["numpy"] * has_numpy
-    off = {"tool": {"scikit-build": {"cmake": {"python-hints": False}}}}
-    assert build_imports(off, {}) == ["polywheel.pipeline.preload"]
-    assert build_imports({}, {"cmake.python-hints": "false"}) == ["polywheel.pipeline.preload"]
-
-
 def test_a_first_build_is_known_before_the_project_is_read(tmp_path: Path) -> None:
-    from polywheel.pipeline.warm import early_imports, never_built
+    from polywheel.pipeline.warm import never_built
 
     assert never_built(tmp_path)
     (tmp_path / "build" / "polywheel-cache" / "x86_64_v1").mkdir(parents=True)
     assert never_built(tmp_path)  # an entry without its manifest was never completed
     (tmp_path / "build" / "polywheel-cache" / "x86_64_v1" / "manifest.json").write_text("{}")
     assert not never_built(tmp_path)
-    # What the server imports comes from pyproject.toml as it is; an unreadable one
-    # counts as empty (the reader reports it later).
-    (tmp_path / "pyproject.toml").write_text("[tool.scikit-build]\ncmake.python-hints = false\n")
-    assert early_imports(tmp_path, {}) == ["polywheel.pipeline.preload"]
-    (tmp_path / "pyproject.toml").write_text("not toml = = =")
-    assert early_imports(tmp_path, {"cmake.python-hints": "false"}) == [
-        "polywheel.pipeline.preload"
-    ]
-    # Not validated yet: any shape is read without an error.
-    for text in ("tool = 1\n", "[tool]\nscikit-build = []\n", "[tool.scikit-build]\ncmake = 3\n"):
-        (tmp_path / "pyproject.toml").write_text(text)
-        assert early_imports(tmp_path, {})[0] == "polywheel.pipeline.preload"
 
 
 def _jobs() -> dict[str, VariantJob]:

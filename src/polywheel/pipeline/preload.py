@@ -5,9 +5,9 @@ workers start with all of it and pay it once between them; a spawned worker impo
 this module itself. Besides scikit-build-core and polywheel's build modules, a build
 imports the `cmake` and `ninja` packages (scikit-build-core looks for their programs;
 `cmake` lists its installed files on import), the audit's instruction tables
-(pipeline/audit_preload.py), and what scikit-build-core reads to write a wheel. NumPy,
-which scikit-build-core imports in every build where it is installed, is preloaded by
-name (warm.py decides), as an import that may fail.
+(pipeline/audit_preload.py), and what scikit-build-core reads to write a wheel. Not
+NumPy: scikit-build-core would import it in every build for its include folder, which
+polywheel finds without it (cmake/numpy_hint.py).
 """
 
 from __future__ import annotations

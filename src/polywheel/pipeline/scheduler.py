@@ -46,7 +46,7 @@ from polywheel.pipeline.lanes import Lanes, gate_others, primer
 from polywheel.pipeline.logs import died_of_illegal_instruction, tail
 from polywheel.pipeline.reuse import BuildCache
 from polywheel.pipeline.variant import BuiltVariant, VariantJob, build_variant
-from polywheel.pipeline.warm import Workers, build_imports, lane_count
+from polywheel.pipeline.warm import Workers, lane_count
 from polywheel.pipeline.worker import build_in_worker
 from polywheel.project import Project
 from polywheel.wheel.writer import staging_dir
@@ -315,9 +315,7 @@ def _run(
         pool = EnvPool()
     elif any(reusable.get(name) is None for name in names):
         if workers is None:
-            any_job = next(iter(job_of.values()))
-            imports = build_imports(project.pyproject, any_job.config_settings)
-            workers = Workers(concurrent, imports)
+            workers = Workers(concurrent)
         pool = workers.ready()
     if workers is not None and pool is not workers.pool:
         workers.close(stop=True)

@@ -18,17 +18,16 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
 __all__ = [
+    "BUILD_IMPORTS",
     "Workers",
-    "build_imports",
-    "early_imports",
     "lane_count",
     "likely_to_build",
     "never_built",
@@ -50,21 +49,8 @@ def lane_count(variant_count: int, jobs: int, *, shared: bool) -> int:
     return max(1, min(variant_count, jobs + extra))
 
 
-def build_imports(pyproject: Mapping[str, Any], config: Mapping[str, object]) -> list[str]:
-    """The modules a build of this project imports (pipeline/preload.py), and NumPy where
-    it is installed and scikit-build-core's `cmake.python-hints` is on (it then imports
-    NumPy in every build, for its include folder)."""
-    import importlib.util
-
-    from polywheel.cmake.skbuild_settings import skbuild_setting
-
-    modules = ["polywheel.pipeline.preload"]
-    hints = skbuild_setting(pyproject, config, "cmake.python-hints")
-    if hints not in (False, "false", "False", "0", "no", "off", "OFF"):
-        with contextlib.suppress(ImportError, ValueError):
-            if importlib.util.find_spec("numpy") is not None:
-                modules.append("numpy")
-    return modules
+# What a variant build imports (pipeline/preload.py), paid once before the first build.
+BUILD_IMPORTS = ("polywheel.pipeline.preload",)
 
 
 def warm_up(modules: Sequence[str], owner: int) -> None:
@@ -107,20 +93,7 @@ def never_built(root: Path) -> bool:
     return not any((root / "build" / "polywheel-cache").glob("*/manifest.json"))
 
 
-def early_imports(root: Path, config: Mapping[str, object]) -> list[str]:
-    """`build_imports` from the project's pyproject.toml as it is on disk, before it is
-    read for real (an unreadable one counts as empty: the reader reports it)."""
-    from polywheel._compat import tomllib
-
-    try:
-        with (root / "pyproject.toml").open("rb") as f:
-            pyproject = tomllib.load(f)
-    except (OSError, ValueError):
-        pyproject = {}
-    return build_imports(pyproject, config)
-
-
-def start_for_build(root: Path, config: Mapping[str, object], *, isolated: bool) -> bool:
+def start_for_build(root: Path, *, isolated: bool) -> bool:
     """Start the workers' server for `polywheel build` of the project in `root` when the
     run will certainly build in this interpreter: not isolated, never built before.
     Whether a server runs now (one started earlier counts)."""
@@ -128,7 +101,7 @@ def start_for_build(root: Path, config: Mapping[str, object], *, isolated: bool)
         not isolated
         and (root / "pyproject.toml").is_file()
         and never_built(root)
-        and start_forkserver(early_imports(root, config))
+        and start_forkserver(BUILD_IMPORTS)
     )
 
 
@@ -152,9 +125,8 @@ def stop_forkserver() -> None:
 class Workers:
     """A pool whose processes are starting; `ready()` waits for all of them."""
 
-    def __init__(self, count: int, modules: Sequence[str]) -> None:
-        """`count` workers, with `modules` imported before their first build
-        (`build_imports`)."""
+    def __init__(self, count: int, modules: Sequence[str] = BUILD_IMPORTS) -> None:
+        """`count` workers, with `modules` imported before their first build."""
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
