@@ -184,19 +184,25 @@ def test_get_requires_reads_the_matrix_only_where_it_can_add_to_the_answer(
     assert ask({"variant-label": "x86_64_v3"}) == (base, True)
 
 
-def test_a_build_gives_cmake_numpys_headers_without_importing_numpy(
+def test_a_build_finds_cmake_and_numpys_headers_without_importing_their_packages(
     copy_project: Callable[[str], Path],
 ) -> None:
-    # scikit-build-core imports NumPy in every build only to name this folder (~60 ms of
-    # each build); polywheel names the same one from where NumPy is installed.
+    # scikit-build-core imports them in every build only for these paths (~20 and ~60 ms
+    # of each build); polywheel finds the same ones where the packages are installed.
     numpy = pytest.importorskip("numpy")
+    import cmake
+
     project = copy_project("simple_c")
-    code = "import sys, polywheel.build as b; b.build_wheel('dist'); print('numpy' in sys.modules)"
+    code = (
+        "import sys, polywheel.build as b; b.build_wheel('dist'); "
+        "print('numpy' in sys.modules, 'cmake' in sys.modules)"
+    )
     proc = run([sys.executable, "-c", code], cwd=project)
-    assert proc.stdout.splitlines()[-1] == "False"
+    assert proc.stdout.splitlines()[-1] == "False False"
     (cache,) = (project / "build").glob("*/*/CMakeCache.txt")
-    hints = [line for line in cache.read_text().splitlines() if "_NumPy_INCLUDE_DIR" in line]
-    assert sorted(hints) == [
+    entries = cache.read_text().splitlines()
+    assert sorted(line for line in entries if "_NumPy_INCLUDE_DIR" in line) == [
         f"Python3_NumPy_INCLUDE_DIR:PATH={numpy.get_include()}",
         f"Python_NumPy_INCLUDE_DIR:PATH={numpy.get_include()}",
     ]
+    assert f"CMAKE_COMMAND:INTERNAL={cmake.CMAKE_BIN_DIR}/cmake" in entries

@@ -22,8 +22,8 @@ from polywheel.cmake.freshness import ConfigureState
 from polywheel.cmake.include import render_variant_include
 from polywheel.cmake.job_slots import JobSlots, slot_launcher_command
 from polywheel.cmake.minimum_version import floor_minimum_version
-from polywheel.cmake.numpy_hint import use_numpy_include_dir
 from polywheel.cmake.old_make import make_shim_dir
+from polywheel.cmake.package_paths import find_package_paths_without_imports
 from polywheel.cmake.report import BuildReport, RawBuild, report_path
 from polywheel.cmake.skbuild_settings import skbuild_setting
 from polywheel.cmake.toolchain import cudart_library, toolkit_nvcc
@@ -207,7 +207,7 @@ def build_raw_wheel(
     from scikit_build_core import build as skbuild
 
     floor_minimum_version()
-    use_numpy_include_dir()
+    find_package_paths_without_imports()
     staging.mkdir(parents=True, exist_ok=True)
     info_path = report_path(staging)
     info_path.unlink(missing_ok=True)

@@ -1,5 +1,5 @@
-"""NumPy's include folder for scikit-build-core's CMake hints, found without importing
-NumPy (polywheel/cmake/numpy_hint.py)."""
+"""The paths scikit-build-core imports the `cmake` package and NumPy for, found without
+importing them (polywheel/cmake/package_paths.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 # named `numpy` placed first on PYTHONPATH must be the one found.
 _PROBE = """
 import json, sys
-from polywheel.cmake.numpy_hint import numpy_include_dir
+from polywheel.cmake.package_paths import numpy_include_dir
 found = numpy_include_dir(lambda: "fallback")
 print(json.dumps({"found": str(found), "imported": "numpy" in sys.modules}))
 """
@@ -71,29 +71,55 @@ def test_an_unusual_layout_asks_the_fallback(tmp_path: Path) -> None:
 def test_without_numpy_there_is_no_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 
-    from polywheel.cmake.numpy_hint import numpy_include_dir
+    from polywheel.cmake.package_paths import numpy_include_dir
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     assert numpy_include_dir(lambda: pytest.fail("no fallback without NumPy")) is None
 
 
-def test_scikit_build_cores_lookup_gives_what_numpy_get_include_gives() -> None:
+def test_scikit_build_cores_lookups_give_what_the_packages_give() -> None:
     pytest.importorskip("numpy")
     code = """
 import sys
+from pathlib import Path
+from scikit_build_core import program_search
 from scikit_build_core.builder import builder
-from polywheel.cmake.numpy_hint import use_numpy_include_dir
-use_numpy_include_dir()
-lookup = builder.get_numpy_include_dir
-use_numpy_include_dir()
-assert builder.get_numpy_include_dir is lookup, "wrapped twice"
-found = builder.get_numpy_include_dir()
-assert "numpy" not in sys.modules, "NumPy was imported"
-assert builder.get_numpy_include_dir.__module__ == "polywheel.cmake.numpy_hint"
-import numpy
-print(found == __import__("pathlib").Path(numpy.get_include()), found)
+from polywheel.cmake.package_paths import find_package_paths_without_imports
+find_package_paths_without_imports()
+lookups = builder.get_numpy_include_dir, program_search._get_cmake_path
+find_package_paths_without_imports()
+assert (builder.get_numpy_include_dir, program_search._get_cmake_path) == lookups, "wrapped twice"
+include = builder.get_numpy_include_dir()
+programs = list(program_search._get_cmake_path())
+without_module = list(program_search._get_cmake_path(module=False))
+assert "numpy" not in sys.modules and "cmake" not in sys.modules, "imported"
+import cmake, numpy
+assert include == Path(numpy.get_include()), include
+assert programs[0] == Path(cmake.CMAKE_BIN_DIR) / "cmake", programs
+assert programs[1:] == without_module, (programs, without_module)
 """
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.startswith("True "), out
+    subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+
+def test_the_cmake_packages_program_is_found_where_it_installs_it(tmp_path: Path) -> None:
+    from polywheel.cmake.package_paths import cmake_program
+
+    package = tmp_path / "cmake"
+    (package / "data" / "bin").mkdir(parents=True)
+    (package / "__init__.py").write_text("raise SystemExit('cmake must not be imported')\n")
+    code = (
+        "import sys; from polywheel.cmake.package_paths import cmake_program; "
+        "print(cmake_program()); print('cmake' in sys.modules)"
+    )
+
+    def probe() -> list[str]:
+        env = {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        return out.stdout.split()
+
+    assert probe() == ["None", "False"]  # no program: scikit-build-core's own lookup runs
+    (package / "data" / "bin" / "cmake").write_text("")
+    assert probe() == [str(package / "data" / "bin" / "cmake"), "False"]
+    assert cmake_program() is not None  # the real package, in this interpreter
