@@ -99,6 +99,37 @@ def test_a_job_waits_for_a_token(job: list[str], fifo: tuple[Path, int]) -> None
     assert tokens(fd) == b"+"
 
 
+def test_cmakes_own_file_operations_run_at_once_without_a_slot(
+    tmp_path: Path, job: list[str], fifo: tuple[Path, int]
+) -> None:
+    """A custom command that copies a file (which a link may wait for) does not queue
+    behind the compiles for a slot; anything else CMake runs with -E still does."""
+    path, fd = fifo  # no token in it
+    cmake = tmp_path / "bin" / "cmake"  # a stand-in, found by its name
+    cmake.parent.mkdir()
+    cmake.symlink_to(job[1])
+    launcher = job[0]
+    done = subprocess.run(
+        [launcher, str(cmake), "-E", "copy_if_different", "a", "b"],
+        env=jobserver_env(path), capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    assert done.stdout.startswith("args=-E copy_if_different a b fifo=unset makeflags=unset")
+    assert tokens(fd) == b""
+    waiting = [
+        [launcher, str(cmake), "-E", "env", "X=1", "cc"],  # runs another command
+        [launcher, str(cmake), "-E", "sha256sum", "big"],
+        [launcher, str(job[1]), "-E", "copy", "a", "b"],  # not CMake
+        [launcher, "--link", str(cmake), "-E", "copy", "a", "b"],  # not a custom command
+    ]
+    for command in waiting:
+        proc = subprocess.Popen(command, env=jobserver_env(path), stdout=subprocess.PIPE)
+        time.sleep(0.3)
+        assert proc.poll() is None, f"{command[1:]} ran without a slot"
+        os.write(fd, b"+")
+        proc.communicate(timeout=30)
+        assert tokens(fd) == b"+"
+
+
 def test_a_launcher_inside_a_job_takes_no_second_slot(
     job: list[str], fifo: tuple[Path, int]
 ) -> None:

@@ -60,6 +60,32 @@ MAKEFLAGS_ENV = "POLYWHEEL_MAKEFLAGS"
 GATE_ENV = "POLYWHEEL_JOB_GATE"
 GATE_UNLESS_ENV = "POLYWHEEL_JOB_GATE_UNLESS"
 
+# CMake's own file operations, the commonest custom commands (a copy that a link
+# depends on, say), take no measurable CPU: they run at once rather than wait for a slot
+# behind the compiles, which could hold up the link that waits for them for seconds.
+# Not `-E env`, `chdir` or `time`, which run another command, nor hashing or archiving.
+_CMAKE_FILE_OPERATIONS = (
+    "copy",
+    "copy_if_different",
+    "copy_if_newer",
+    "copy_directory",
+    "copy_directory_if_different",
+    "copy_directory_if_newer",
+    "make_directory",
+    "remove",
+    "remove_directory",
+    "rm",
+    "rename",
+    "touch",
+    "touch_nocreate",
+    "create_symlink",
+    "create_hardlink",
+    "echo",
+    "echo_append",
+    "true",
+    "false",
+)
+
 # Without the FIFO variable (ninja run by hand in a build folder, a build without a
 # jobserver) the job runs as it would without the launcher. The variables are dropped
 # for the job itself: a launcher inside it (a nested build) must not wait for a second
@@ -78,6 +104,11 @@ flags=${{{makeflags}-}}
 gate=${{{gate}-}}
 own=${{{unless}-}}
 unset {fifo} {makeflags} {gate} {unless}
+if [ -z "$kind" ] && [ "${{2-}}" = -E ]; then
+    case "$1" in */cmake|cmake)
+        case "${{3-}}" in {file_ops}) exec "$@" ;; esac ;;
+    esac
+fi
 if [ "$kind" = --compile ] && [ -n "$gate" ]; then
     if [ -n "$own" ]; then
         case " $* " in *" $own "*) gate= ;; esac
@@ -137,7 +168,11 @@ def slot_launcher() -> Path:
     """The script that runs the command it is given on a slot of the jobserver named in
     FIFO_ENV."""
     content = _LAUNCHER.format(
-        fifo=FIFO_ENV, makeflags=MAKEFLAGS_ENV, gate=GATE_ENV, unless=GATE_UNLESS_ENV
+        fifo=FIFO_ENV,
+        makeflags=MAKEFLAGS_ENV,
+        gate=GATE_ENV,
+        unless=GATE_UNLESS_ENV,
+        file_ops="|".join(_CMAKE_FILE_OPERATIONS),
     )
     return cached_script("job-slot", "launch", content)
 
