@@ -70,6 +70,9 @@ class BuildCache:
         self.folder = work / "polywheel-cache"
         self.excluded = [self.folder, work / "polywheel-logs", work / "polywheel-state"]
         self.outputs = self._remember_output(work / "polywheel-state" / "outputs.json", out_dir)
+        # Read once per run, not once per variant: each lookup scans the installed
+        # distributions.
+        self.tools = [__version__, *map(_version, ("scikit-build-core", "cmake", "ninja"))]
 
     @staticmethod
     def _remember_output(registry: Path, out_dir: Path) -> list[Path]:
@@ -100,7 +103,7 @@ class BuildCache:
             # The environment, not the interpreter's path: `python -m polywheel` and the
             # `polywheel` script of one venv name the interpreter differently.
             "python": [sys.prefix, sys.version],
-            "tools": [__version__, *map(_version, ("scikit-build-core", "cmake", "ninja"))],
+            "tools": self.tools,
         }
         return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
 

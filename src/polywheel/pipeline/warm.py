@@ -2,7 +2,7 @@
 will build something.
 
 A worker is a fresh interpreter (its own environment, cwd and scikit-build-core state)
-with scikit-build-core imported before its first build, which takes about a third of a
+with scikit-build-core imported before its first build, which takes about a quarter of a
 second of CPU. Where the platform has it, the pool is a forkserver that pays those
 imports once: the workers are forks of a server process that imported them and ran
 nothing else, so a matrix of two or three workers costs one import instead of one per
