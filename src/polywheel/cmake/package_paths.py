@@ -55,7 +55,7 @@ def cmake_program() -> Path | None:
     for folder in _package_folders("cmake"):
         try:
             data = (folder / "data" / "bin" / "cmake").resolve(strict=True).parents[1]
-        except OSError:
+        except (OSError, RuntimeError):  # missing, or a loop of links
             continue
         return data / "bin" / "cmake"
     return None
