@@ -98,7 +98,8 @@ assert include == Path(numpy.get_include()), include
 assert programs[0] == Path(cmake.CMAKE_BIN_DIR) / "cmake", programs
 assert programs[1:] == without_module, (programs, without_module)
 """
-    subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 def test_the_cmake_packages_program_is_found_where_it_installs_it(tmp_path: Path) -> None:
