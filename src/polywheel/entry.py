@@ -1,6 +1,6 @@
 """The `polywheel` command's entry point (`python -m polywheel` and the script).
 
-A first `polywheel build` waits about a third of a second for its workers' server,
+A first `polywheel build` waits about a quarter of a second for its workers' server,
 which imports scikit-build-core before any variant can start configuring; importing the
 command line first (argparse, the commands and what they import, about 60 ms) only
 delays that. So the arguments of `build` are read here first, with the command's own

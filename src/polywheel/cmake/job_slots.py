@@ -153,7 +153,7 @@ class JobSlots:
     @staticmethod
     def variables() -> tuple[str, ...]:
         """Every variable `environment` may set (a build without slots unsets them)."""
-        return (FIFO_ENV, MAKEFLAGS_ENV, GATE_ENV, GATE_UNLESS_ENV)
+        return tuple(JobSlots("", "").environment())
 
     def environment(self) -> dict[str, str | None]:
         return {

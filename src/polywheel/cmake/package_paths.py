@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 __all__ = ["cmake_program", "find_package_paths_without_imports", "numpy_include_dir"]
 
@@ -61,29 +62,37 @@ def cmake_program() -> Path | None:
     return None
 
 
+def _replace(module: object, name: str, replacement: Callable[[Any], Any]) -> None:
+    """`module.name` = `replacement(original)`, once: not where it is replaced already
+    or where this scikit-build-core has no such lookup."""
+    original = getattr(module, name, None)
+    if original is not None and getattr(original, "__module__", None) != __name__:
+        setattr(module, name, replacement(original))
+
+
+def _numpy_lookup(original: Callable[[], Path | None]) -> Callable[[], Path | None]:
+    def get_numpy_include_dir() -> Path | None:
+        return numpy_include_dir(original)
+
+    return get_numpy_include_dir
+
+
+def _cmake_lookup(original: Callable[..., Iterator[Path]]) -> Callable[..., Iterator[Path]]:
+    def _get_cmake_path(*, module: bool = True) -> Iterator[Path]:
+        # The same candidates in the same order: the package's program first.
+        found = cmake_program() if module else None
+        if found is not None:
+            yield found
+        yield from original(module=module and found is None)
+
+    return _get_cmake_path
+
+
 def find_package_paths_without_imports() -> None:
     """Have scikit-build-core's lookups of these paths use the functions above.
     Idempotent; a scikit-build-core without a lookup this replaces keeps its own."""
     from scikit_build_core import program_search
     from scikit_build_core.builder import builder
 
-    numpy_lookup = getattr(builder, "get_numpy_include_dir", None)
-    if numpy_lookup is not None and getattr(numpy_lookup, "__module__", None) != __name__:
-
-        def get_numpy_include_dir() -> Path | None:
-            return numpy_include_dir(numpy_lookup)
-
-        # Not exports of those modules: mypy would refuse plain assignments.
-        setattr(builder, "get_numpy_include_dir", get_numpy_include_dir)  # noqa: B010
-
-    cmake_lookup = getattr(program_search, "_get_cmake_path", None)
-    if cmake_lookup is not None and getattr(cmake_lookup, "__module__", None) != __name__:
-
-        def _get_cmake_path(*, module: bool = True) -> Iterator[Path]:
-            # The same candidates in the same order: the package's program first.
-            found = cmake_program() if module else None
-            if found is not None:
-                yield found
-            yield from cmake_lookup(module=module and found is None)
-
-        setattr(program_search, "_get_cmake_path", _get_cmake_path)  # noqa: B010
+    _replace(builder, "get_numpy_include_dir", _numpy_lookup)
+    _replace(program_search, "_get_cmake_path", _cmake_lookup)
