@@ -17,6 +17,22 @@ os.environ.setdefault("POLYWHEEL_NO_ISOLATION", "1")
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
 
+def live_processes(holds: Callable[[Path], bool]) -> list[int]:
+    """Pids of live (not zombie) processes whose /proc entry `holds` accepts; an entry
+    that ends or cannot be read while it is looked at counts as not holding it."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state != "Z" and holds(entry):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
 def pytest_report_header() -> list[str]:
     lines = []
     for tool in ("cmake", "ninja", "gcc", "nvcc"):

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import polywheel
+from conftest import live_processes, polywheel
 
 pytestmark = pytest.mark.compile
 
@@ -26,18 +26,9 @@ needs_linux = pytest.mark.skipif(
 
 def processes_with(marker: str) -> list[int]:
     """Pids of live processes whose command line holds `marker` as one argument."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if marker.encode() in argv and state != "Z":
-            found.append(int(entry.name))
-    return found
+    return live_processes(
+        lambda entry: marker.encode() in (entry / "cmdline").read_bytes().split(b"\0")
+    )
 
 
 def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:

@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import live_processes
 
 from polywheel.cli_args import NO_ISOLATION_ENV
 from polywheel.entry import start_build_workers
@@ -93,17 +94,8 @@ def test_a_project_built_before_starts_nothing(tmp_path: Path, started: list[lis
 
 
 def _processes_marked(mark: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if f"POLYWHEEL_TEST_MARK={mark}".encode() in environ.split(b"\0"):
-            found.append(int(entry.name))
-    return found
+    variable = f"POLYWHEEL_TEST_MARK={mark}".encode()
+    return live_processes(lambda entry: variable in (entry / "environ").read_bytes().split(b"\0"))
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
