@@ -149,6 +149,8 @@ def plain_without_numpy(work: Path, repeat: int) -> tuple[list[float], list[floa
         sk = copy(EXAMPLES / "simd", work / f"plain-bare-sk-{i}")
         hand_loop.scikit_build_project(sk)
         sk_time = timed(lambda p=sk: run(build, p))
+        for project in plain, sk:
+            hand_loop.check_wheels(project / "dist", levels=())
         if i >= 0:
             ours.append(pw.wall)
             theirs.append(sk_time.wall)
@@ -200,6 +202,8 @@ def cost_rows(work: Path, repeat: int) -> list[str]:
         sk = copy(EXAMPLES / "simd", work / f"plain-sk-{i}")
         hand_loop.scikit_build_project(sk)
         sk_time = timed(lambda p=sk, b=build: run(b, p))
+        for project in plain, sk:
+            hand_loop.check_wheels(project / "dist", levels=())
         if i < 0:
             continue
         matrix_pw.append(first.wall)
