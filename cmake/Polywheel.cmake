@@ -67,6 +67,14 @@ macro(_polywheel_map_prefixes)
       "$<$<COMPILE_LANG_AND_ID:${_polywheel_lang},GNU,Clang,AppleClang,IntelLLVM>:-ffile-prefix-map=${CMAKE_SOURCE_DIR}=.>"
       "$<$<COMPILE_LANG_AND_ID:${_polywheel_lang},GNU,Clang,AppleClang,IntelLLVM>:-ffile-prefix-map=${CMAKE_BINARY_DIR}=build>"
     )
+    # GCC's LTO links generate code in the build folder and name it as the debug
+    # info's compilation folder; mapped, the code is the same in every variant's
+    # folder (what the LTO cache's shim relies on to share it).
+    if(CMAKE_VERSION VERSION_GREATER_EQUAL 3.18)
+      add_link_options(
+        "$<$<LINK_LANG_AND_ID:${_polywheel_lang},GNU>:-ffile-prefix-map=${CMAKE_BINARY_DIR}=build>"
+      )
+    endif()
   endforeach()
 endmacro()
 

@@ -271,3 +271,31 @@ def test_a_gate_without_an_own_flag_holds_every_compile(
     assert waiting.poll() is None
     waiting.kill()
     waiting.wait(30)
+
+
+def test_a_link_finds_the_lto_cache_shim_first_on_compiler_path(
+    tmp_path: Path, fifo: tuple[Path, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GCC looks for its lto-wrapper on COMPILER_PATH: with the LTO cache on, a link
+    gets the shim's folder in front of the user's own entries; a compile does not."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path, fd = fifo
+    stand_in = tmp_path / "ld-stand-in"
+    stand_in.write_text('#!/bin/sh\necho "path=${COMPILER_PATH-unset}"\n')
+    stand_in.chmod(0o755)
+    env = jobserver_env(path, POLYWHEEL_LTO_SHIM="/shim dir", COMPILER_PATH="/own")
+    for kind, expected in (("--link", "/shim dir:/own"), ("--compile", "/own")):
+        os.write(fd, b"+")
+        done = subprocess.run(
+            [str(slot_launcher()), kind, str(stand_in)], env=env,
+            capture_output=True, text=True, timeout=30, check=True,
+        )  # fmt: skip
+        assert done.stdout.strip() == f"path={expected}"
+        assert tokens(fd) == b"+"
+    os.write(fd, b"+")
+    env.pop("COMPILER_PATH")
+    done = subprocess.run(
+        [str(slot_launcher()), "--link", str(stand_in)], env=env,
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    assert done.stdout.strip() == "path=/shim dir"

@@ -36,6 +36,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from polywheel.cachedir import cached_script
+from polywheel.cmake import lto_shim
 from polywheel.cmake.skbuild_settings import skbuild_setting
 from polywheel.matrix.spec import VariantSpec
 from polywheel.project import Project
@@ -86,6 +87,8 @@ _CMAKE_FILE_OPERATIONS = (
     "false",
 )
 
+# A link also finds the LTO cache's shim first on COMPILER_PATH, where that is on for the
+# build (cmake/lto_cache.py): GCC runs it as its lto-wrapper; other programs ignore it.
 # Without the FIFO variable (ninja run by hand in a build folder, a build without a
 # jobserver) the job runs as it would without the launcher. The variables are dropped
 # for the job itself: a launcher inside it (a nested build) must not wait for a second
@@ -116,6 +119,10 @@ if [ "$kind" = --compile ] && [ -n "$gate" ]; then
     if [ -n "$gate" ]; then
         : <"$gate" || exit 1
     fi
+fi
+if [ "$kind" = --link ] && [ -n "${{{lto_shim}-}}" ]; then
+    COMPILER_PATH=${{{lto_shim}}}${{COMPILER_PATH:+:$COMPILER_PATH}}
+    export COMPILER_PATH
 fi
 exec 3<>"$fifo" || exit 1
 if [ -n "$flags" ]; then
@@ -173,6 +180,7 @@ def slot_launcher() -> Path:
         gate=GATE_ENV,
         unless=GATE_UNLESS_ENV,
         file_ops="|".join(_CMAKE_FILE_OPERATIONS),
+        lto_shim=lto_shim.SHIM_ENV,
     )
     return cached_script("job-slot", "launch", content)
 

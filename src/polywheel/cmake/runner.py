@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from polywheel.cachedir import user_cache_dir
-from polywheel.cmake import compiler_cache
+from polywheel.cmake import compiler_cache, lto_cache
 from polywheel.cmake.freshness import ConfigureState
 from polywheel.cmake.include import render_variant_include
 from polywheel.cmake.job_slots import JobSlots, slot_launcher_command
@@ -151,6 +151,12 @@ def _variant_inputs(
     stats.unlink(missing_ok=True)
     if launcher:
         env["CCACHE_STATSLOG"] = str(stats)
+    # LTO code generation shared like the compiles whose IR it reads; its shim runs
+    # from the jobserver's launcher, so only there.
+    lto_stats = lto_cache.stats_log(info_path.parent)
+    lto_stats.unlink(missing_ok=True)
+    lto_env = lto_cache.environment(info_path.parent) if launcher and slotted else {}
+    env.update({name: lto_env.get(name) for name in lto_cache.VARIABLES})
     cs["cmake.define.CMAKE_PROJECT_INCLUDE"] = str(_write_include(include))
     # What each source was compiled with, checked against the variant after the build.
     cs.setdefault("cmake.define.CMAKE_EXPORT_COMPILE_COMMANDS", "ON")

@@ -21,9 +21,10 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 import polywheel
-from polywheel.cmake import compiler_cache
+from polywheel.cmake import compiler_cache, lto_cache
 from polywheel.cmake.compiler_cache import CacheStats
 from polywheel.cmake.job_slots import JobSlots, jobserver_support
+from polywheel.cmake.lto_cache import LtoStats
 from polywheel.errors import BuildError, PolywheelError
 from polywheel.index import (
     labels_in_folder,
@@ -252,6 +253,10 @@ def _report_cache(
     if counted:
         total = sum(counted, CacheStats())
         emit(f"*** compiler cache (ccache): {total.describe()}")
+    linked = [r.built.lto_stats for r in ordered if r.built and r.built.lto_stats]
+    if linked:
+        emit(f"*** LTO code generation (GCC): {sum(linked, LtoStats()).describe()}")
+        lto_cache.prune()
     if slots is not None and slots.restored:
         emit(
             f"*** jobserver: put back {slots.restored} job token(s) that a killed build "

@@ -15,10 +15,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from polywheel.cmake import lto_cache
 from polywheel.cmake.compile_commands import CompileUnit, read_compile_commands
 from polywheel.cmake.compiler_cache import CacheStats, read_stats, stats_log
 from polywheel.cmake.file_api import artifacts_by_target
 from polywheel.cmake.job_slots import JobSlots
+from polywheel.cmake.lto_cache import LtoStats
 from polywheel.cmake.report import RawBuild, compile_unit_findings, verify_build_report
 from polywheel.cmake.runner import build_raw_wheel
 from polywheel.cmake.toolchain import toolkit_nvcc
@@ -90,6 +92,8 @@ class BuiltVariant:
     # What the compiler cache counted for this build; None when it was reused or
     # compiled nothing through the cache.
     cache_stats: CacheStats | None = None
+    # What the LTO code generation cache counted; None where no LTO link ran through it.
+    lto_stats: LtoStats | None = None
 
     @property
     def written(self) -> tuple[Path, ...]:
@@ -323,4 +327,8 @@ def build_variant(
             cache_shared=job.cache_shared,
         )
     built = _write(project, job, raw)
-    return dataclasses.replace(built, cache_stats=read_stats(stats_log(job.staging)))
+    return dataclasses.replace(
+        built,
+        cache_stats=read_stats(stats_log(job.staging)),
+        lto_stats=lto_cache.read_stats(lto_cache.stats_log(job.staging)),
+    )

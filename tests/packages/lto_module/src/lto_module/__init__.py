@@ -1,0 +1,3 @@
+from lto_module._core import describe, total
+
+__all__ = ["describe", "total"]
