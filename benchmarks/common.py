@@ -59,14 +59,14 @@ def no_isolation() -> tuple[str, ...]:
 
 def polywheel_build(
     project: Path, out: Path, cache_home: Path | None, *, isolated: bool = False, jobs: int = 2
-) -> None:
+) -> str:
     """`polywheel build -j 2` (or `jobs`) as a maintainer runs it: no CCACHE_DIR (which asks for a
     kept compiler cache), and a user cache folder of its own (XDG_CACHE_HOME), so that a
     compiler cache starts empty, as on a new CI machine (the no-change rebuild then finds
     what the first build left). None: the user's own cache folder, where an isolated
-    build's environment is kept between runs."""
+    build's environment is kept between runs. Returns what the command printed."""
     options = () if isolated else no_isolation()
-    run(
+    return run(
         [PYTHON, "-m", "polywheel", "build", "-j", str(jobs), *options, "-o", str(out), "."],
         project,
         {"XDG_CACHE_HOME": str(cache_home)} if cache_home else {},

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import tarfile
 import urllib.parse
@@ -116,6 +117,16 @@ CONFIGS = (*HAND_SHAPES, *POLYWHEEL, HAND_TARGETS)
 class Runs:
     times: list[Timing] = field(default_factory=list)
     hits: list[tuple[int, int]] = field(default_factory=list)
+    lto_hits: list[tuple[int, int]] = field(default_factory=list)
+
+
+LTO_LINE = re.compile(r"\*\*\* LTO code generation \(GCC\): (\d+) of (\d+) link")
+
+
+def lto_hits(output: str) -> tuple[int, int] | None:
+    """(links from polywheel's LTO cache, cacheable links) as the build printed them."""
+    found = LTO_LINE.search(output)
+    return (int(found.group(1)), int(found.group(2))) if found else None
 
 
 def cache_hits(ccache_dir: Path) -> tuple[int, int] | None:
@@ -130,7 +141,10 @@ def cache_hits(ccache_dir: Path) -> tuple[int, int] | None:
     return (hits, hits + misses) if hits + misses else None
 
 
-def one_build(config: str, archive: Path, where: Path) -> tuple[Timing, Path, Path | None]:
+def one_build(
+    config: str, archive: Path, where: Path, printed: list[str] | None = None
+) -> tuple[Timing, Path, Path | None]:
+    """One measured build; what polywheel printed is appended to `printed`."""
     shutil.rmtree(where, ignore_errors=True)
     out, cache = where / "dist", where / "ccache"
     if config in HAND_SHAPES:
@@ -161,8 +175,9 @@ def one_build(config: str, archive: Path, where: Path) -> tuple[Timing, Path, Pa
         )  # fmt: skip
     project = polywheel_project(archive, where / "src", config.endswith("targets"))
     home = where / "home"
+    said = printed if printed is not None else []
     return (
-        timed(lambda: polywheel_build(project, out, home), sample=True),
+        timed(lambda: said.append(polywheel_build(project, out, home)), sample=True),
         out,
         polywheel_ccache(home),
     )
@@ -178,11 +193,15 @@ def measure(work: Path, repeat: int) -> tuple[dict[str, Runs], list[tuple[float,
         order = CONFIGS[i % len(CONFIGS) :] + CONFIGS[: i % len(CONFIGS)]
         for config in order:
             where = work / "real" / f"{config.replace(' ', '-').replace(',', '')}-{i}"
-            timing, out, cache = one_build(config, archive, where)
+            printed: list[str] = []
+            timing, out, cache = one_build(config, archive, where, printed)
             runs[config].times.append(timing)
             hits = cache_hits(cache) if cache else None
             if hits:
                 runs[config].hits.append(hits)
+            linked = lto_hits("".join(printed))
+            if linked:
+                runs[config].lto_hits.append(linked)
             if config == "polywheel global":
                 project = where / "src" / f"{NAME}-{VERSION}"
                 again = timed(lambda p=project, o=out, h=where / "home": polywheel_build(p, o, h))
@@ -259,6 +278,12 @@ def rows(work: Path, repeat: int) -> list[str]:
             else f"compiler cache: {stats([h / n for h, n in hits])[0]:.0%} hits "
             f"({hits[0][0]} of {hits[0][1]} compiles in the first run)"
         )
+        linked = runs[config].lto_hits
+        if linked:
+            cache += (
+                f"; LTO code generation: {linked[0][0]} of {linked[0][1]} links from "
+                "polywheel's cache"
+            )
         lines.append(
             f"| (f) {config}: core time with no compiler running, of wall × 2 cores | "
             f"{_fmt(idle)} of {_fmt([t.wall * 2 for t in times])} | "

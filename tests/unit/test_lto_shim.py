@@ -201,3 +201,20 @@ def test_pruning_removes_the_least_recently_used_entries(tmp_path: Path) -> None
     assert lto_cache.prune(root, limit=2000) == 1
     assert sorted(p.name for p in (root / "ab").iterdir()) == [".tmp-writing", "key1", "key2"]
     assert lto_cache.prune(root, limit=2000) == 0
+
+
+def test_offloading_is_not_cached(gcc: dict[str, str]) -> None:
+    """With offloading, lto-wrapper runs mkoffload and another target's compiler,
+    which the key does not hash."""
+    gcc["OFFLOAD_TARGET_NAMES"] = "nvptx-none"
+    link(gcc)
+    link(gcc)
+    assert runs(gcc) == 2 and events(gcc) == ["uncacheable", "uncacheable"]
+
+
+def test_an_entry_missing_an_object_is_removed(gcc: dict[str, str], tmp_path: Path) -> None:
+    _, first, _ = link(gcc)
+    (stored,) = (tmp_path / "cache").glob("*/*/1")
+    stored.unlink()
+    assert link(gcc)[1] == first and runs(gcc) == 2
+    assert not list(Path(gcc["TMPDIR"]).glob("polywheel-lto-*")), "a copy was left behind"

@@ -197,6 +197,9 @@ def cache_key(
     options, keyed_cwd = _options_key(environ, cwd)
     folders = compiler_path(environ, own)
     path = environ.get("PATH", os.defpath).split(os.pathsep)
+    if environ.get("OFFLOAD_TARGET_NAMES"):
+        # Offloading runs mkoffload and another target's compiler, not hashed here.
+        raise Uncacheable("offloading to " + environ["OFFLOAD_TARGET_NAMES"])
     driver = environ.get("COLLECT_GCC", "")
     if not driver:
         raise Uncacheable("COLLECT_GCC is not set")
@@ -243,18 +246,24 @@ def _read_entry(entry: Path) -> list[tuple[Path, str]] | None:
 
 
 def _copy_verified(source: Path, expected: str) -> str | None:
-    """A new temporary file holding `source`, the name returned only if its bytes hash
-    to `expected` (the folder the real lto-wrapper writes to: TMPDIR)."""
-    fd, name = tempfile.mkstemp(prefix="polywheel-lto-", suffix=".ltrans.o")
-    digest = hashlib.sha256()
+    """A new temporary file holding `source` (in TMPDIR, where the real lto-wrapper
+    writes), its name returned only if its bytes hash to `expected`; None for a missing
+    or altered source. A failure to write raises OSError, leaving nothing behind."""
     try:
-        with os.fdopen(fd, "wb") as out, source.open("rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-                out.write(chunk)
+        f = source.open("rb")
     except OSError:
-        Path(name).unlink()
         return None
+    with f:
+        fd, name = tempfile.mkstemp(prefix="polywheel-lto-", suffix=".ltrans.o")
+        digest = hashlib.sha256()
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
+                    out.write(chunk)
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
     if digest.hexdigest() != expected:
         Path(name).unlink()
         return None
@@ -263,24 +272,29 @@ def _copy_verified(source: Path, expected: str) -> str | None:
 
 def restore(cache: Path, key: str) -> list[str] | None:
     """The objects stored under `key` as fresh temporary files (the linker's plugin
-    deletes what lto-wrapper names, as it does the real one's), or None. A damaged
-    entry is removed."""
+    deletes what lto-wrapper names, as it does the real one's), or None: no entry, a
+    damaged one (then removed), or no room for the copies."""
     entry = _entry(cache, key)
     stored = _read_entry(entry)
     if stored is None:
         return None
     names: list[str] = []
-    for source, expected in stored:
-        name = _copy_verified(source, expected)
-        if name is None:
-            for made in names:
-                Path(made).unlink()
-            shutil.rmtree(entry, ignore_errors=True)
-            return None
-        names.append(name)
-    with contextlib.suppress(OSError):
-        os.utime(entry)  # for pruning: least recently used first
-    return names
+    try:
+        for source, expected in stored:
+            name = _copy_verified(source, expected)
+            if name is None:
+                shutil.rmtree(entry, ignore_errors=True)
+                break
+            names.append(name)
+        else:
+            with contextlib.suppress(OSError):
+                os.utime(entry)  # for pruning: least recently used first
+            return names
+    except OSError:
+        pass
+    for made in names:
+        Path(made).unlink(missing_ok=True)
+    return None
 
 
 def store(cache: Path, key: str, outputs: Sequence[str]) -> None:
@@ -335,7 +349,7 @@ def main(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
     if cache_dir:
         try:
             key = cache_key(argv, environ, working_folder(environ), real, own)
-        except Uncacheable:
+        except (Uncacheable, OSError):
             _count(environ, "uncacheable")
     if key is not None and cache_dir:
         names = restore(Path(cache_dir), key)
