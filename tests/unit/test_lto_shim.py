@@ -203,13 +203,20 @@ def test_pruning_removes_the_least_recently_used_entries(tmp_path: Path) -> None
     assert lto_cache.prune(root, limit=2000) == 0
 
 
-def test_offloading_is_not_cached(gcc: dict[str, str]) -> None:
-    """With offloading, lto-wrapper runs mkoffload and another target's compiler,
-    which the key does not hash."""
-    gcc["OFFLOAD_TARGET_NAMES"] = "nvptx-none"
+def test_code_for_an_offload_target_is_not_cached(gcc: dict[str, str]) -> None:
+    """GCC sets OFFLOAD_TARGET_NAMES for every link where it was built with offload
+    targets (Debian's is): only an object that holds offload code makes lto-wrapper run
+    mkoffload and another target's compiler, which the key does not hash."""
+    gcc["OFFLOAD_TARGET_NAMES"] = "nvptx-none:amdgcn-amdhsa"
     link(gcc)
     link(gcc)
-    assert runs(gcc) == 2 and events(gcc) == ["uncacheable", "uncacheable"]
+    assert runs(gcc) == 1 and events(gcc) == ["miss", "hit"]
+    work = Path(gcc["PWD"])
+    # Across the boundary of two reads.
+    (work / "b.o").write_bytes(b"x" * ((1 << 20) - 5) + b".gnu.offload_lto_.opts" + b"y" * 64)
+    link(gcc)
+    link(gcc)
+    assert runs(gcc) == 3 and events(gcc) == ["miss", "hit", "uncacheable", "uncacheable"]
 
 
 def test_an_entry_missing_an_object_is_removed(gcc: dict[str, str], tmp_path: Path) -> None:

@@ -63,9 +63,10 @@ _UNCACHEABLE_PREFIXES = (
 )  # fmt: skip
 _PREFIX_MAP = "-ffile-prefix-map="
 _PREFIX_MAPS = (_PREFIX_MAP, "-fdebug-prefix-map=", "-fmacro-prefix-map=", "-fprofile-prefix-map=")
-# GCC's own variables; COLLECT_LTO_WRAPPER names this program, COMPILER_PATH and
+# GCC's own variables (OFFLOAD_TARGET_NAMES: the offload targets this GCC was built
+# with, set for every link); COLLECT_LTO_WRAPPER names this program, COMPILER_PATH and
 # COLLECT_GCC_OPTIONS are read apart.
-_ENV_PREFIXES = ("GCC_", "COLLECT_", "LIBRARY_PATH")
+_ENV_PREFIXES = ("GCC_", "COLLECT_", "LIBRARY_PATH", "OFFLOAD_")
 _ENV_APART = ("COLLECT_LTO_WRAPPER", "COLLECT_GCC_OPTIONS", "COLLECT_GCC")
 
 
@@ -138,8 +139,29 @@ def _argument_key(args: Sequence[str]) -> list[list[str]]:
             raise Uncacheable(f"lto-wrapper option {arg}")
         else:
             path = arg.rsplit("@0x", 1)[0] if "@0x" in arg else arg
-            key.append([arg, _file_hash(path)])
+            key.append([arg, _object_hash(path)])
     return key
+
+
+# The sections of code for an offload target (OpenMP or OpenACC `target` regions):
+# lto-wrapper then runs mkoffload and that target's compiler, which are not hashed.
+_OFFLOAD_SECTION = b".gnu.offload_lto_"
+
+
+def _object_hash(name: str) -> str:
+    """An IR object's hash (or an archive's); Uncacheable where it holds offload code."""
+    digest = hashlib.sha256()
+    tail = b""
+    try:
+        with Path(name).open("rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+                if _OFFLOAD_SECTION in tail + chunk:
+                    raise Uncacheable(f"{name} holds code for an offload target")
+                tail = chunk[-len(_OFFLOAD_SECTION) :]
+    except OSError as exc:
+        raise Uncacheable(f"cannot read {name}") from exc
+    return digest.hexdigest()
 
 
 def _file_hash(name: str) -> str:
@@ -197,9 +219,6 @@ def cache_key(
     options, keyed_cwd = _options_key(environ, cwd)
     folders = compiler_path(environ, own)
     path = environ.get("PATH", os.defpath).split(os.pathsep)
-    if environ.get("OFFLOAD_TARGET_NAMES"):
-        # Offloading runs mkoffload and another target's compiler, not hashed here.
-        raise Uncacheable("offloading to " + environ["OFFLOAD_TARGET_NAMES"])
     driver = environ.get("COLLECT_GCC", "")
     if not driver:
         raise Uncacheable("COLLECT_GCC is not set")
