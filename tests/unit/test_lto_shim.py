@@ -154,7 +154,15 @@ def test_another_build_folder_hits_only_where_the_link_maps_it(
 
 
 @pytest.mark.parametrize(
-    "option", ["-save-temps", "-fplugin=x.so", "-specs=my.specs", "-B/elsewhere/", "-fdump-ipa-all"]
+    "option",
+    [
+        "-save-temps",
+        "-fplugin=x.so",
+        "-specs=my.specs",
+        "-B/elsewhere/",
+        "-fdump-ipa-all",
+        "--coverage",
+    ],
 )
 def test_options_that_read_or_write_other_files_are_not_cached(
     gcc: dict[str, str], option: str

@@ -53,11 +53,12 @@ FORMAT = "polywheel-lto-1"
 MANIFEST = "manifest.json"
 MAX_OUTPUTS = 4096
 
-# Driver options whose value names a file the code generation may read, or that ask
-# for output besides the objects (a hit would not write it): not cached.
+# Driver options whose value names a file the code generation may read (profiles: where
+# they are read or written may depend on folders the key leaves out), or that ask for
+# output besides the objects (a hit would not write it): not cached.
 _UNCACHEABLE_PREFIXES = (
-    "-B", "-specs", "--specs", "-fplugin", "-wrapper", "@", "-fprofile-use",
-    "-fauto-profile", "-fprofile-dir", "-fprofile-prefix-path", "-save-temps", "-fdump-",
+    "-B", "-specs", "--specs", "-fplugin", "-wrapper", "@", "-fprofile", "--coverage",
+    "-ftest-coverage", "-fauto-profile", "-save-temps", "-fdump-",
     "-fopt-info", "-fstack-usage", "-fcallgraph-info", "-flto-report", "-ftime-report",
     "-fmem-report", "-fcompare-debug", "-Wa,", "-Xassembler", "-v", "-###", "-print-",
 )  # fmt: skip
