@@ -233,3 +233,31 @@ def test_an_entry_missing_an_object_is_removed(gcc: dict[str, str], tmp_path: Pa
     stored.unlink()
     assert link(gcc)[1] == first and runs(gcc) == 2
     assert not list(Path(gcc["TMPDIR"]).glob("polywheel-lto-*")), "a copy was left behind"
+
+
+def test_the_written_shim_runs_from_an_interpreter_path_with_a_space(
+    gcc: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The script GCC runs, as polywheel writes it: it finds its own folder without
+    being told (and never runs itself as the real lto-wrapper)."""
+    interpreter = tmp_path / "python with space"
+    interpreter.symlink_to(sys.executable)
+    monkeypatch.setattr(sys, "executable", str(interpreter))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home"))
+    shim = lto_cache.shim_folder()
+    env = {k: v for k, v in gcc.items() if k != SHIM_ENV}
+    env["COMPILER_PATH"] = f"{shim}:{gcc['COMPILER_PATH'].split(':')[1]}"
+    work = Path(gcc["PWD"])
+    (work / "args").write_text("-fresolution=link.res\n-flinker-output=dyn\na.o\nb.o\n")
+    for expected in (["miss"], ["miss", "hit"]):
+        done = subprocess.run(
+            [str(shim / "lto-wrapper"), f"@{work / 'args'}"],
+            cwd=work, env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert len(done.stdout.split()) == 2 and events(gcc) == expected
+    alone = subprocess.run(
+        [str(shim / "lto-wrapper"), f"@{work / 'args'}"],
+        cwd=work, env={**env, "COMPILER_PATH": str(shim)},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert alone.returncode == 1 and "lto-wrapper was not found" in alone.stderr

@@ -17,6 +17,7 @@ folder of the user's cache, the least recently used removed beyond MAX_BYTES.
 from __future__ import annotations
 
 import dataclasses
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -31,21 +32,24 @@ MAX_BYTES = 1 << 30
 VARIABLES = (SHIM_ENV, CACHE_ENV, STATS_ENV)
 STATS_FILE = "polywheel-lto-stats.log"
 
-# -IS: no user site, no site-packages, no PYTHON* variables; polywheel's own folder
-# is put first on the path instead, so the shim starts in about 10 ms.
-_SHIM = """#!{python} -IS
+# A shell script that runs Python, as a `#!` line cannot hold an interpreter path with a
+# space. -IS: no user site, no site-packages, no PYTHON* variables; polywheel's own
+# folder is put first on the path instead, so the shim starts in about 10 ms.
+_SHIM = """#!/bin/sh
 # Written by polywheel (cmake/lto_cache.py): GCC runs this as its lto-wrapper.
-import sys
-sys.path.insert(0, {root!r})
-from polywheel.cmake.lto_shim import main
-sys.exit(main(sys.argv[1:]))
+exec {python} -IS -c {code} "$0" "$@"
 """
+_CODE = (
+    "import sys; sys.path.insert(0, {root!r}); "
+    "from polywheel.cmake.lto_shim import main; sys.exit(main(sys.argv[2:], shim=sys.argv[1]))"
+)
 
 
 def shim_folder() -> Path:
     """The folder holding the `lto-wrapper` shim for this interpreter and polywheel."""
     root = str(Path(polywheel.__file__).resolve().parent.parent)
-    content = _SHIM.format(python=sys.executable, root=root)
+    code = _CODE.format(root=root)
+    content = _SHIM.format(python=shlex.quote(sys.executable), code=shlex.quote(code))
     return cached_script("lto-wrapper", "lto-wrapper", content).parent
 
 

@@ -102,8 +102,14 @@ def compiler_path(environ: Mapping[str, str], own: str) -> list[str]:
 
 
 def real_lto_wrapper(environ: Mapping[str, str], own: str) -> Path | None:
-    """GCC's own lto-wrapper: the one the driver would have run without the shim."""
-    return _search("lto-wrapper", compiler_path(environ, own))
+    """GCC's own lto-wrapper: the one the driver would have run without the shim (never
+    the shim itself, whatever path leads to it)."""
+    own_dir = Path(own).resolve()
+    for folder in compiler_path(environ, own):
+        found = _search("lto-wrapper", [folder])
+        if found is not None and found.resolve().parent != own_dir:
+            return found
+    return None
 
 
 def _expand(argv: Sequence[str], depth: int = 0) -> list[str]:
@@ -358,8 +364,12 @@ def working_folder(environ: Mapping[str, str]) -> str:
     return os.getcwd()  # noqa: PTH109 - the real path, as getcwd(3) gives it
 
 
-def main(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
-    own = environ.get(SHIM_ENV, str(Path(sys.argv[0]).resolve().parent))
+def main(
+    argv: Sequence[str], environ: Mapping[str, str] = os.environ, shim: str | None = None
+) -> int:
+    """Run as GCC's lto-wrapper; `shim` is this program's path (its folder is left out
+    of the search for the real one)."""
+    own = environ.get(SHIM_ENV) or str(Path(shim or sys.argv[0]).resolve().parent)
     real = real_lto_wrapper(environ, own)
     if real is None:
         print("polywheel: GCC's lto-wrapper was not found on COMPILER_PATH", file=sys.stderr)
