@@ -40,6 +40,8 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from polywheel.filehash import sha256_of
+
 __all__ = ["CACHE_ENV", "SHIM_ENV", "STATS_ENV", "main"]
 
 # Set by polywheel for the link jobs of a build: the folder holding this program (the
@@ -73,14 +75,6 @@ _ENV_APART = ("COLLECT_LTO_WRAPPER", "COLLECT_GCC_OPTIONS", "COLLECT_GCC")
 
 class Uncacheable(Exception):
     """This link runs the real lto-wrapper without the cache; the text says why."""
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _search(name: str, folders: Sequence[str]) -> Path | None:
@@ -173,7 +167,7 @@ def _object_hash(name: str) -> str:
 
 def _file_hash(name: str) -> str:
     try:
-        return _sha256_file(Path(name))
+        return sha256_of(Path(name))
     except OSError as exc:
         raise Uncacheable(f"cannot read {name}") from exc
 
@@ -215,7 +209,7 @@ def _program(name: str, folders: Sequence[str]) -> list[str]:
     found = _search(name, folders)
     if found is None:
         return [name, "not found"]
-    return [str(found), _sha256_file(found)]
+    return [str(found), sha256_of(found)]
 
 
 def cache_key(
@@ -237,8 +231,8 @@ def cache_key(
         "cwd": keyed_cwd,
         "args": _argument_key(args),
         "options": options,
-        "driver": [driver, _sha256_file(driver_path)],
-        "lto-wrapper": _sha256_file(real),
+        "driver": [driver, sha256_of(driver_path)],
+        "lto-wrapper": sha256_of(real),
         "lto1": _program("lto1", folders),
         "as": _program("as", [*folders, *path]),
         "compiler_path": folders,
@@ -335,7 +329,7 @@ def store(cache: Path, key: str, outputs: Sequence[str]) -> None:
         hashes = []
         for i, output in enumerate(outputs):
             shutil.copyfile(output, staging / str(i))
-            hashes.append(_sha256_file(staging / str(i)))
+            hashes.append(sha256_of(staging / str(i)))
         (staging / MANIFEST).write_text(json.dumps({"objects": hashes}))
         try:
             staging.rename(entry)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import hashlib
 import os
 import re
 import subprocess
@@ -30,6 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from polywheel.cmake.report import BuildReport
+from polywheel.filehash import sha256_of
 
 __all__ = [
     "FileState",
@@ -68,14 +68,6 @@ class FileState:
 Inputs = dict[str, FileState]
 
 
-def _hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 # The states hashed by this process: the variants of one matrix read the same
 # compilers, headers and CMake modules, and each build's record would hash them again.
 _hashed: dict[tuple[str, int, int, int, int], FileState] = {}
@@ -96,7 +88,7 @@ def _state(path: Path, known: FileState | None) -> FileState | None:
     if seen is not None:
         return seen
     try:
-        state = FileState(*now, _hash(path))
+        state = FileState(*now, sha256_of(path))
     except OSError:
         return None
     if len(_hashed) >= _HASHED_LIMIT:
