@@ -39,6 +39,7 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from polywheel.filehash import sha256_of
 
@@ -265,6 +266,15 @@ def _read_entry(entry: Path) -> list[tuple[Path, str]] | None:
     return [(entry / str(i), h) for i, h in enumerate(hashes)]
 
 
+def _copy_hashing(source: BinaryIO, target: BinaryIO) -> str:
+    """Copy `source` into `target`; the SHA-256 of what was copied."""
+    digest = hashlib.sha256()
+    while chunk := source.read(1 << 20):
+        digest.update(chunk)
+        target.write(chunk)
+    return digest.hexdigest()
+
+
 def _copy_verified(source: Path, expected: str) -> str | None:
     """A new temporary file holding `source` (in TMPDIR, where the real lto-wrapper
     writes), its name returned only if its bytes hash to `expected`; None for a missing
@@ -275,16 +285,13 @@ def _copy_verified(source: Path, expected: str) -> str | None:
         return None
     with f:
         fd, name = tempfile.mkstemp(prefix="polywheel-lto-", suffix=".ltrans.o")
-        digest = hashlib.sha256()
         try:
             with os.fdopen(fd, "wb") as out:
-                while chunk := f.read(1 << 20):
-                    digest.update(chunk)
-                    out.write(chunk)
+                copied = _copy_hashing(f, out)
         except BaseException:
             Path(name).unlink(missing_ok=True)
             raise
-    if digest.hexdigest() != expected:
+    if copied != expected:
         Path(name).unlink()
         return None
     return name
@@ -328,8 +335,8 @@ def store(cache: Path, key: str, outputs: Sequence[str]) -> None:
     try:
         hashes = []
         for i, output in enumerate(outputs):
-            shutil.copyfile(output, staging / str(i))
-            hashes.append(sha256_of(staging / str(i)))
+            with Path(output).open("rb") as f, (staging / str(i)).open("wb") as out:
+                hashes.append(_copy_hashing(f, out))
         (staging / MANIFEST).write_text(json.dumps({"objects": hashes}))
         try:
             staging.rename(entry)
@@ -369,24 +376,25 @@ def main(
         print("polywheel: GCC's lto-wrapper was not found on COMPILER_PATH", file=sys.stderr)
         return 1
     cache_dir = environ.get(CACHE_ENV)
+    cache = Path(cache_dir) if cache_dir else None
     key = None
-    if cache_dir:
+    if cache is not None:
         try:
             key = cache_key(argv, environ, working_folder(environ), real, own)
         except (Uncacheable, OSError):
             _count(environ, "uncacheable")
-    if key is not None and cache_dir:
-        names = restore(Path(cache_dir), key)
+    if cache is not None and key is not None:
+        names = restore(cache, key)
         if names is not None:
             _count(environ, "hit")
             sys.stdout.write("".join(n + "\n" for n in names))
             return 0
     proc = subprocess.run([str(real), *argv], stdout=subprocess.PIPE, check=False)
-    if proc.returncode == 0 and key is not None and cache_dir:
+    if proc.returncode == 0 and cache is not None and key is not None:
         _count(environ, "miss")
         outputs = [line for line in os.fsdecode(proc.stdout).splitlines() if line]
         with contextlib.suppress(OSError):
-            store(Path(cache_dir), key, outputs)
+            store(cache, key, outputs)
     sys.stdout.buffer.write(proc.stdout)
     sys.stdout.flush()
     return proc.returncode
