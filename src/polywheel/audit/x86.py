@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterable
 from operator import attrgetter
 
+from polywheel.audit import native
 from polywheel.audit.binary import AuditAllow, BinaryAudit
 from polywheel.audit.elf import Buffer, ElfFile
 from polywheel.audit.functions import FunctionTable, function_table
@@ -91,6 +92,7 @@ _PARALLEL_MIN_BYTES = 4 << 20
 
 Region = tuple[str, int, int, int]  # section, first address, end address, file offset
 Counts = tuple[dict[int, int], dict[tuple[str, str], dict[int, int]]]
+ByRegion = dict[int, dict[int, int]]  # region index -> noteworthy opcode -> count
 
 
 def _regions(elf: ElfFile, data: Buffer) -> tuple[list[Region], FunctionTable]:
@@ -104,28 +106,58 @@ def _regions(elf: ElfFile, data: Buffer) -> tuple[list[Region], FunctionTable]:
     return regions, functions
 
 
-def _count(data: Buffer, regions: list[Region], functions: FunctionTable) -> Counts:
-    """All opcodes counted, and the noteworthy ones per (function, section)."""
+def _iced_counts(data: Buffer, regions: list[Region]) -> tuple[dict[int, int], ByRegion]:
+    """All opcodes counted, and the noteworthy ones per region index, by iced."""
     from iced_x86 import Decoder
 
     known = classes()
     noteworthy = known.noteworthy
     code_of = attrgetter("code")
     total: dict[int, int] = {}
-    found: dict[tuple[str, str], dict[int, int]] = {}
-    for name, begin, stop, start in regions:
+    by_region: ByRegion = {}
+    for index, (_name, begin, stop, start) in enumerate(regions):
         counts: dict[int, int] = {}
         # C loops only: decode, take each code, count it.
         count_into(counts, map(code_of, Decoder(64, data[start : start + stop - begin], ip=begin)))
         for code, count in counts.items():
             total[code] = total.get(code, 0) + count
         known.learn_new(counts)
-        if noteworthy.isdisjoint(counts):
-            continue
+        if not noteworthy.isdisjoint(counts):
+            by_region[index] = {code: counts[code] for code in noteworthy.intersection(counts)}
+    return total, by_region
+
+
+def _is_noteworthy(code: int) -> bool:
+    known = classes()
+    known.learn_new({code: 1})
+    return code in known.noteworthy
+
+
+def _count(data: Buffer, regions: list[Region], functions: FunctionTable) -> Counts:
+    """All opcodes counted, and the noteworthy ones per (function, section) in file
+    order: by the C scanner where it runs (native.py), the regions it leaves, and
+    everything without it, by iced."""
+    scanner = native.scanner()
+    counted = None
+    if scanner is not None:
+        spans = [(start, stop - begin) for _name, begin, stop, start in regions]
+        counted = scanner.count(data, spans, _is_noteworthy)
+    if counted is None:
+        total, by_region = _iced_counts(data, regions)
+    else:
+        total, by_region, fallback = counted
+        if fallback:
+            more_total, more = _iced_counts(data, [regions[i] for i in fallback])
+            for code, count in more_total.items():
+                total[code] = total.get(code, 0) + count
+            by_region.update((fallback[i], codes) for i, codes in more.items())
+    found: dict[tuple[str, str], dict[int, int]] = {}
+    for index in sorted(by_region):
+        name, begin, _stop, _start = regions[index]
         function = functions.name_at(begin) or f"<{name}>"
         bucket = found.setdefault((function, name), {})
-        for code in noteworthy.intersection(counts):
-            bucket[code] = bucket.get(code, 0) + counts[code]
+        for code, count in by_region[index].items():
+            bucket[code] = bucket.get(code, 0) + count
     return total, found
 
 

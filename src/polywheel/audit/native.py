@@ -1,0 +1,235 @@
+"""Count x86-64 instructions in C, and ask iced only once per distinct encoding.
+
+iced-x86 decodes every instruction into a Python object; that object, taking its
+opcode and counting it cost about 165 ns an instruction, which capped the audit at
+about 25 MB/s of code. `x86scan.c` splits the code into instructions at native speed
+and counts each encoding (the instruction's bytes without its constants, and without
+the bits that only name a memory operand's registers). A library of tens of MB has a
+few tens of thousands of encodings: each new one is decoded here once with iced, which
+must split it exactly as the C code did (same length, its constants exactly at the
+end) before its opcode stands for every instance. An encoding iced splits otherwise,
+or that the C code does not know, sends its region (a function) to iced whole, so the
+counts are the same as decoding everything with iced (tests/test_audit_native.py
+compares them).
+
+The C file ships as source and is compiled with the host's C compiler the first time
+the audit runs (polywheel builds C projects, so one is there), into the user's cache,
+under a name made of the source's hash, and loaded only if its bytes still match the
+hash recorded next to it. Without a compiler, or with `POLYWHEEL_AUDIT_DECODER=iced`,
+the audit decodes everything with iced: slower, same answers.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from array import array
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from polywheel.audit.elf import Buffer
+from polywheel.cachedir import user_cache_dir
+from polywheel.filehash import sha256_of
+
+if TYPE_CHECKING:
+    from iced_x86 import Decoder
+
+__all__ = ["NativeCounts", "Scanner", "scanner"]
+
+_SOURCE = Path(__file__).with_name("x86scan.c")
+_LIBRARY = "x86scan.so"
+_PLAIN, _NOTEWORTHY, _BAD = 1, 2, 3
+_KEY = 16  # bytes per key in the C table
+
+# (all opcodes counted, the noteworthy ones per region index, regions left to iced)
+NativeCounts = tuple[dict[int, int], dict[int, dict[int, int]], list[int]]
+
+
+def _compile(source: bytes, folder: Path) -> Path | None:
+    """The library built from `source` into `folder`, or None without a compiler."""
+    compiler = next((c for c in ("cc", "gcc", "clang") if shutil.which(c)), None)
+    if compiler is None:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    library = folder / _LIBRARY
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".build-") as tmp:
+        built = Path(tmp) / _LIBRARY
+        (Path(tmp) / "x86scan.c").write_bytes(source)
+        cmd = [compiler, "-O2", "-std=c99", "-shared", "-fPIC", "-o", str(built), "x86scan.c"]
+        try:
+            done = subprocess.run(cmd, cwd=tmp, capture_output=True, timeout=120, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        if done.returncode != 0 or not built.is_file():
+            return None
+        digest = Path(tmp) / f"{_LIBRARY}.sha256"
+        digest.write_text(sha256_of(built) + "\n")
+        built.replace(library)
+        digest.replace(folder / digest.name)
+    return library
+
+
+def _library_path() -> Path | None:
+    source = _SOURCE.read_bytes()
+    name = hashlib.sha256(source + platform.machine().encode()).hexdigest()[:16]
+    folder = user_cache_dir("audit-decoder") / name
+    library, digest = folder / _LIBRARY, folder / f"{_LIBRARY}.sha256"
+    try:
+        if library.is_file() and sha256_of(library) == digest.read_text().strip():
+            return library
+    except OSError:
+        pass
+    return _compile(source, folder)
+
+
+def _opcode_of(iced: ModuleType, decoder: Decoder, head: bytes, tail: int) -> int:
+    """iced's opcode for every instruction made of `head` and `tail` constant bytes, or
+    -1 unless iced, decoding one at `decoder`'s position, splits it that way: same
+    length, and its displacement and immediates exactly the tail."""
+    instruction = decoder.decode()
+    length = len(head) + tail
+    if instruction.code == iced.Code.INVALID or instruction.len != length:
+        return -1
+    found = decoder.get_constant_offsets(instruction)
+    end = len(head)
+    for present, offset, size in (
+        (found.has_displacement, found.displacement_offset, found.displacement_size),
+        (found.has_immediate, found.immediate_offset, found.immediate_size),
+        (found.has_immediate2, found.immediate_offset2, found.immediate_size2),
+    ):
+        if present:
+            if offset != end:
+                return -1
+            end += size
+    if end == length:
+        return instruction.code
+    # A last byte that names a register (VEX's is4: vpblendvb, vblendvps): iced calls
+    # it an operand, not a constant; the opcode must not depend on it.
+    last = instruction.op_count - 1
+    if end != length - 1 or instruction.op_kind(last) != iced.OpKind.REGISTER:
+        return -1
+    for byte in (0x0F, 0xF0, 0xFF):
+        probe = iced.Decoder(64, head + bytes(tail - 1) + bytes([byte])).decode()
+        if probe.code != instruction.code or probe.len != length:
+            return -1
+    return instruction.code
+
+
+class Scanner:
+    """One C context: the encodings met so far in this process, and iced's opcode for
+    each (-1: iced splits it otherwise; its regions go to iced)."""
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        u32, u64, ptr = ctypes.c_uint32, ctypes.c_uint64, ctypes.c_void_p
+        lib.pw_new.restype = ptr
+        lib.pw_free.argtypes = [ptr]
+        lib.pw_n_keys.restype, lib.pw_n_keys.argtypes = u32, [ptr]
+        lib.pw_keys.restype, lib.pw_keys.argtypes = ptr, [ptr, u32]
+        lib.pw_set_class.argtypes = [ptr, u32, ctypes.c_uint8, ctypes.c_uint16]
+        lib.pw_touched.restype = ctypes.c_size_t
+        lib.pw_touched.argtypes = [ptr, ctypes.POINTER(ptr), ctypes.POINTER(ptr)]
+        for getter in (lib.pw_entries, lib.pw_fallback):
+            getter.restype, getter.argtypes = ctypes.c_size_t, [ptr, ctypes.POINTER(ptr)]
+        lib.pw_scan.restype = ctypes.c_int
+        lib.pw_scan.argtypes = [ptr, ptr, u64, ptr, u32, ctypes.c_int]
+        self._lib = lib
+        self._ctx = lib.pw_new()
+        if not self._ctx:
+            raise MemoryError("the audit's decoder could not allocate its tables")
+        self._known_keys = 0
+
+    def __del__(self) -> None:
+        if getattr(self, "_ctx", None):
+            self._lib.pw_free(self._ctx)
+
+    def _learn_new_keys(self, noteworthy: Callable[[int], bool]) -> None:
+        """Decode one instance of each new encoding with iced (the key itself: its head
+        bytes, then zeros for its constants); its opcode stands for them all only where
+        iced splits it exactly as the C code did."""
+        import iced_x86
+
+        lib, ctx = self._lib, self._ctx
+        first, end = self._known_keys, lib.pw_n_keys(ctx)
+        keys = ctypes.string_at(lib.pw_keys(ctx, first), (end - first) * _KEY)
+        decoder = iced_x86.Decoder(64, keys)
+        for i in range(end - first):
+            at = i * _KEY
+            head, tail = keys[at] & 15, keys[at] >> 4
+            decoder.position = at + 1
+            code = _opcode_of(iced_x86, decoder, keys[at + 1 : at + 1 + head], tail)
+            kind = _BAD if code < 0 else _NOTEWORTHY if noteworthy(code) else _PLAIN
+            lib.pw_set_class(ctx, first + i, kind, max(code, 0))
+        self._known_keys = end
+
+    def _scan(self, data: Buffer, spans: array[int], again: bool = False) -> int:
+        keep: object
+        if isinstance(data, bytes):
+            keep = ctypes.c_char_p(data)
+            address = ctypes.cast(keep, ctypes.c_void_p).value
+        else:
+            keep = (ctypes.c_char * len(data)).from_buffer(data)
+            address = ctypes.addressof(keep)
+        try:
+            spans_address, _ = spans.buffer_info()
+            status: int = self._lib.pw_scan(
+                self._ctx, address, len(data), spans_address, len(spans) // 2, again
+            )
+        finally:
+            del keep  # a mmap cannot be closed while a ctypes array exports it
+        return status
+
+    def count(
+        self, data: Buffer, regions: Sequence[tuple[int, int]], noteworthy: Callable[[int], bool]
+    ) -> NativeCounts | None:
+        """Count the instructions of each region, (file offset, size) of `data`; None if
+        the C code ran out of memory (decode with iced instead)."""
+        spans = array("Q", [n for region in regions for n in region])
+        status = self._scan(data, spans)
+        if status == 1:  # new encodings met: learn them, then count the regions with them
+            self._learn_new_keys(noteworthy)
+            status = self._scan(data, spans, again=True)
+        return self._results() if status == 0 else None
+
+    def _results(self) -> NativeCounts:
+        lib, ctx = self._lib, self._ctx
+        codes, counts = ctypes.c_void_p(), ctypes.c_void_p()
+        n = lib.pw_touched(ctx, ctypes.byref(codes), ctypes.byref(counts))
+        total: dict[int, int] = {}
+        if n:
+            total = dict(
+                zip(
+                    memoryview(ctypes.string_at(codes.value, 4 * n)).cast("I").tolist(),
+                    memoryview(ctypes.string_at(counts.value, 8 * n)).cast("Q").tolist(),
+                )
+            )
+        by_region: dict[int, dict[int, int]] = {}
+        triples = ctypes.c_void_p()
+        n = lib.pw_entries(ctx, ctypes.byref(triples))
+        if n:
+            entries = memoryview(ctypes.string_at(triples.value, 4 * n)).cast("I").tolist()
+            for region, code, count in zip(entries[::3], entries[1::3], entries[2::3]):
+                by_region.setdefault(region, {})[code] = count
+        fallback = ctypes.c_void_p()
+        n = lib.pw_fallback(ctx, ctypes.byref(fallback))
+        left = memoryview(ctypes.string_at(fallback.value, 4 * n)).cast("I").tolist() if n else []
+        return total, by_region, left
+
+
+@functools.cache
+def scanner() -> Scanner | None:
+    """This process's scanner, or None where the C code cannot be built or loaded."""
+    if os.environ.get("POLYWHEEL_AUDIT_DECODER", "").strip().lower() == "iced":
+        return None
+    try:
+        path = _library_path()
+        return Scanner(ctypes.CDLL(str(path))) if path is not None else None
+    except (OSError, MemoryError, AttributeError):
+        return None
