@@ -30,10 +30,10 @@ import shutil
 import subprocess
 import tempfile
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from polywheel.audit.elf import Buffer
 from polywheel.cachedir import user_cache_dir
@@ -42,15 +42,23 @@ from polywheel.filehash import sha256_of
 if TYPE_CHECKING:
     from iced_x86 import Decoder
 
-__all__ = ["NativeCounts", "Scanner", "scanner"]
+__all__ = ["NativeCounts", "Scanner", "Triples", "scanner"]
 
 _SOURCE = Path(__file__).with_name("x86scan.c")
 _LIBRARY = "x86scan.so"
 _PLAIN, _NOTEWORTHY, _BAD = 1, 2, 3
 _KEY = 16  # bytes per key in the C table
+# Learning an encoding costs about 15 times what iced takes per instruction: a file with
+# more than one new encoding per this many bytes of code is left to iced (real code has
+# one per several hundred bytes), and beyond _MAX_KEYS (about 2 MB of tables) the ones
+# known are dropped before the next file.
+_BYTES_PER_KEY, _FEW_KEYS, _MAX_KEYS = 32, 4096, 1 << 16
+_KEYS_AT_ONCE = 4096  # classified from one copy of the C table
 
-# (all opcodes counted, the noteworthy ones per region index, regions left to iced)
-NativeCounts = tuple[dict[int, int], dict[int, dict[int, int]], list[int]]
+# All opcodes counted; runs of (region index, noteworthy opcode, count), each in region
+# order; the regions left to iced.
+Triples = Iterable[tuple[int, int, int]]
+NativeCounts = tuple[dict[int, int], list[Triples], list[int]]
 
 
 def _compile(source: bytes, folder: Path) -> Path | None:
@@ -157,16 +165,18 @@ class Scanner:
         import iced_x86
 
         lib, ctx = self._lib, self._ctx
-        first, end = self._known_keys, lib.pw_n_keys(ctx)
-        keys = ctypes.string_at(lib.pw_keys(ctx, first), (end - first) * _KEY)
-        decoder = iced_x86.Decoder(64, keys)
-        for i in range(end - first):
-            at = i * _KEY
-            head, tail = keys[at] & 15, keys[at] >> 4
-            decoder.position = at + 1
-            code = _opcode_of(iced_x86, decoder, keys[at + 1 : at + 1 + head], tail)
-            kind = _BAD if code < 0 else _NOTEWORTHY if noteworthy(code) else _PLAIN
-            lib.pw_set_class(ctx, first + i, kind, max(code, 0))
+        end = lib.pw_n_keys(ctx)
+        for first in range(self._known_keys, end, _KEYS_AT_ONCE):
+            count = min(_KEYS_AT_ONCE, end - first)
+            keys = ctypes.string_at(lib.pw_keys(ctx, first), count * _KEY)
+            decoder = iced_x86.Decoder(64, keys)
+            for i in range(count):
+                at = i * _KEY
+                head, tail = keys[at] & 15, keys[at] >> 4
+                decoder.position = at + 1
+                code = _opcode_of(iced_x86, decoder, keys[at + 1 : at + 1 + head], tail)
+                kind = _BAD if code < 0 else _NOTEWORTHY if noteworthy(code) else _PLAIN
+                lib.pw_set_class(ctx, first + i, kind, max(code, 0))
         self._known_keys = end
 
     def _scan(self, data: Buffer, spans: array[int], again: bool = False) -> int:
@@ -187,40 +197,49 @@ class Scanner:
         return status
 
     def count(
-        self, data: Buffer, regions: Sequence[tuple[int, int]], noteworthy: Callable[[int], bool]
+        self, data: Buffer, spans: array[int], noteworthy: Callable[[int], bool]
     ) -> NativeCounts | None:
-        """Count the instructions of each region, (file offset, size) of `data`; None if
-        the C code ran out of memory (decode with iced instead)."""
-        spans = array("Q", [n for region in regions for n in region])
+        """Count the instructions of each region of `data`, given as file offset and size
+        after one another in `spans`; None if the C code ran out of memory (decode with
+        iced instead)."""
+        if self._known_keys > _MAX_KEYS:  # bounded memory: start again from no encoding
+            self._lib.pw_free(self._ctx)
+            self._ctx, self._known_keys = self._lib.pw_new(), 0
+            if not self._ctx:
+                raise MemoryError("the audit's decoder could not allocate its tables")
         status = self._scan(data, spans)
+        first_run = self._lib.pw_entries(  # integers, three per entry
+            self._ctx, ctypes.byref(ctypes.c_void_p())
+        )
         if status == 1:  # new encodings met: learn them, then count the regions with them
+            new_keys = self._lib.pw_n_keys(self._ctx) - self._known_keys
+            if new_keys > max(_FEW_KEYS, sum(spans[1::2]) // _BYTES_PER_KEY):
+                return None  # no real code has that many encodings: iced costs less
             self._learn_new_keys(noteworthy)
             status = self._scan(data, spans, again=True)
-        return self._results() if status == 0 else None
+        return self._results(first_run) if status == 0 else None
 
-    def _results(self) -> NativeCounts:
+    def _results(self, first_run: int) -> NativeCounts:
         lib, ctx = self._lib, self._ctx
-        codes, counts = ctypes.c_void_p(), ctypes.c_void_p()
+        codes, counts, triples, fallback = (ctypes.c_void_p() for _ in range(4))
         n = lib.pw_touched(ctx, ctypes.byref(codes), ctypes.byref(counts))
-        total: dict[int, int] = {}
-        if n:
-            total = dict(
-                zip(
-                    memoryview(ctypes.string_at(codes.value, 4 * n)).cast("I").tolist(),
-                    memoryview(ctypes.string_at(counts.value, 8 * n)).cast("Q").tolist(),
-                )
-            )
-        by_region: dict[int, dict[int, int]] = {}
-        triples = ctypes.c_void_p()
-        n = lib.pw_entries(ctx, ctypes.byref(triples))
-        if n:
-            entries = memoryview(ctypes.string_at(triples.value, 4 * n)).cast("I").tolist()
-            for region, code, count in zip(entries[::3], entries[1::3], entries[2::3]):
-                by_region.setdefault(region, {})[code] = count
-        fallback = ctypes.c_void_p()
-        n = lib.pw_fallback(ctx, ctypes.byref(fallback))
-        left = memoryview(ctypes.string_at(fallback.value, 4 * n)).cast("I").tolist() if n else []
-        return total, by_region, left
+        total = dict(zip(_ints(codes, n, "I"), _ints(counts, n, "Q"), strict=True))
+        entries = _ints(triples, lib.pw_entries(ctx, ctypes.byref(triples)), "I")
+        # Two runs in region order: the regions counted at once, then those counted
+        # once their new encodings were learnt.
+        runs = [entries[:first_run], entries[first_run:]]
+        noteworthy: list[Triples] = [
+            zip(run[0::3], run[1::3], run[2::3], strict=True) for run in runs
+        ]
+        left = _ints(fallback, lib.pw_fallback(ctx, ctypes.byref(fallback)), "I").tolist()
+        return total, noteworthy, left
+
+
+def _ints(pointer: ctypes.c_void_p, n: int, typecode: Literal["I", "Q"]) -> memoryview:
+    """A copy of the `n` integers of C type `typecode` at `pointer`."""
+    size = array(typecode).itemsize
+    raw = ctypes.string_at(pointer.value, n * size) if n and pointer.value else b""
+    return memoryview(raw).cast(typecode)
 
 
 @functools.cache

@@ -24,9 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCRATCH_MAX (1u << 18)
+#define SCRATCH_MAX (1u << 16)
 #define CODES 8192 /* iced 1.21 has under 5,000 opcodes; larger ones are BAD */
 #define RECENT 8192
+#define INITIAL_KEYS (1u << 16)
 
 enum { PENDING = 0, PLAIN = 1, NOTEWORTHY = 2, BAD = 3 };
 
@@ -341,11 +342,19 @@ static int64_t key_id(Ctx *c, const Key *key) {
     return id;
 }
 
+void pw_free(Ctx *c);
+
 Ctx *pw_new(void) {
     Ctx *c = calloc(1, sizeof *c);
     if (!c) return NULL;
-    if (!rehash(c, 1u << 16)) {
-        free(c);
+    /* Room for the keys most files need at once, reserved but not touched (calloc'd
+     * pages cost nothing until written), so that growing never copies. */
+    c->cap_keys = INITIAL_KEYS;
+    c->keys = calloc(INITIAL_KEYS, sizeof *c->keys);
+    c->cls = calloc(INITIAL_KEYS, 1);
+    c->code = calloc(INITIAL_KEYS, sizeof *c->code);
+    if (!c->keys || !c->cls || !c->code || !rehash(c, 2 * INITIAL_KEYS)) {
+        pw_free(c);
         return NULL;
     }
     for (size_t j = 0; j < CODES; j++) c->entry_region[j] = UINT32_MAX;
