@@ -22,7 +22,6 @@ the audit decodes everything with iced: slower, same answers.
 from __future__ import annotations
 
 import ctypes
-import functools
 import hashlib
 import os
 import platform
@@ -85,7 +84,8 @@ def _compile(source: bytes, folder: Path) -> Path | None:
     return library
 
 
-def _library_path() -> Path | None:
+def _library_path(build: bool = True) -> Path | None:
+    """The compiled scanner from the cache; built first if missing and `build`."""
     source = _SOURCE.read_bytes()
     name = hashlib.sha256(source + platform.machine().encode()).hexdigest()[:16]
     folder = user_cache_dir("audit-decoder") / name
@@ -95,7 +95,7 @@ def _library_path() -> Path | None:
             return library
     except OSError:
         pass
-    return _compile(source, folder)
+    return _compile(source, folder) if build else None
 
 
 def _opcode_of(iced: ModuleType, decoder: Decoder, head: bytes, tail: int) -> int:
@@ -242,13 +242,23 @@ def _ints(pointer: ctypes.c_void_p, n: int, typecode: Literal["I", "Q"]) -> memo
     return memoryview(raw).cast(typecode)
 
 
-@functools.cache
-def scanner() -> Scanner | None:
-    """This process's scanner, or None where the C code cannot be built or loaded."""
+# This process's scanner once decided: loaded, or None (no compiler, no loading).
+_decided: dict[str, Scanner | None] = {}
+
+
+def scanner(build: bool = True) -> Scanner | None:
+    """This process's scanner, or None where the C code cannot be built or loaded.
+    With `build` false, a scanner not built yet is not built now (compiling costs
+    about as much as iced decoding 8 MB): None, and the question stays open."""
+    if "scanner" in _decided:
+        return _decided["scanner"]
     if os.environ.get("POLYWHEEL_AUDIT_DECODER", "").strip().lower() == "iced":
         return None
     try:
-        path = _library_path()
-        return Scanner(ctypes.CDLL(str(path))) if path is not None else None
+        path = _library_path(build)
+        if path is None and not build:
+            return None
+        _decided["scanner"] = Scanner(ctypes.CDLL(str(path))) if path is not None else None
     except (OSError, MemoryError, AttributeError):
-        return None
+        _decided["scanner"] = None
+    return _decided["scanner"]

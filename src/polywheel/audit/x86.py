@@ -91,6 +91,10 @@ def _code_sections(elf: ElfFile) -> list[tuple[str, int, int, int]]:
 
 
 # Below this much code a second process costs more than it saves.
+# Compiling the C scanner (native.py) costs about what iced takes for this much code:
+# it is built once a process has that much to decode (then kept in the user's cache).
+_BUILD_SCANNER_BYTES = 8 << 20
+_decoded_by_iced = [0]  # bytes of code iced decoded in this process
 _PARALLEL_MIN_BYTES = 4 << 20
 
 Counts = tuple[dict[int, int], dict[tuple[str, str], dict[int, int]]]
@@ -191,10 +195,12 @@ def _count(data: Buffer, regions: Regions, functions: FunctionTable) -> Counts:
     """All opcodes counted, and the noteworthy ones per (function, section) in file
     order: by the C scanner where it runs (native.py), the regions it leaves, and
     everything without it, by iced."""
-    scanner = native.scanner()
+    code_bytes = sum(regions.sizes)
+    scanner = native.scanner(build=_decoded_by_iced[0] + code_bytes >= _BUILD_SCANNER_BYTES)
     counted = scanner.count(data, regions.spans(), _is_noteworthy) if scanner else None
     runs: list[Iterable[Triple]]
     if counted is None:
+        _decoded_by_iced[0] += code_bytes
         total, found_by_iced = _iced_counts(data, regions)
         runs = [found_by_iced]
     else:
