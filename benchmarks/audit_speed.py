@@ -7,9 +7,13 @@ downloaded with pip. Each run of the audit is the command line, `polywheel audit
 --json -j N` on both wheels, started from a small launcher process so that its peak
 memory (the kernel's ru_maxrss of that child) does not start from this script's. The
 reference is `objdump -d` on every ELF file of the same wheels, unpacked, output to
-/dev/null: one file at a time against `-j 1`, two at a time against `-j 2`. A
-secondary row audits 100 MB of this machine's libc code in memory (the old
-benchmark). Prints markdown rows; `benchmarks/run.py` collects them.
+/dev/null: one file at a time against `-j 1`, two at a time against `-j 2`. The run
+has a cache folder of its own: its first audit builds the C scanner (audit/native.py),
+as on a new machine, and is reported on its own row with an audit by iced alone
+(`POLYWHEEL_AUDIT_DECODER=iced`, the path without a C compiler), whose JSON must be
+the same byte for byte or the benchmark stops. A secondary row audits 100 MB of this
+machine's libc code in memory (the old benchmark). Prints markdown rows;
+`benchmarks/run.py` collects them.
 """
 
 from __future__ import annotations
@@ -51,14 +55,20 @@ with open(sys.argv[1], "w") as f:
 """
 
 
-def launch(cmd: list[str], work: Path, accept: tuple[int, ...] = (0,)) -> dict[str, float]:
+def launch(
+    cmd: list[str],
+    work: Path,
+    accept: tuple[int, ...] = (0,),
+    env: dict[str, str] | None = None,
+    out: Path | None = None,
+) -> dict[str, float]:
     report = work / "usage.json"
-    with open(os.devnull, "wb") as null:
+    with open(out or os.devnull, "wb") as stdout:
         subprocess.run(
             [PYTHON, "-c", _LAUNCH, str(report), *cmd],
             cwd=work,
-            env=BASE_ENV,
-            stdout=null,
+            env={**BASE_ENV, **(env or {})},
+            stdout=stdout,
             check=True,
         )
     usage = json.loads(report.read_text())
@@ -120,6 +130,16 @@ def real_wheel_rows(work: Path, repeat: int) -> list[str]:
     )
     has_jobs = audit_jobs_option()
     job_counts = [1, CORES] if has_jobs and CORES > 1 else [1]
+    # A cache folder of the run's own: the first audit builds the C scanner into it, as
+    # on a new machine; that run is timed on its own row, the repetitions after it.
+    cache = {"XDG_CACHE_HOME": str(work / "cache")}
+    plain = [PYTHON, "-m", "polywheel", "audit", "--json", *map(str, wheels)]
+    first = launch([*plain[:5], "-j", "1", *plain[5:]] if has_jobs else plain, work, (0, 1),
+                   cache, work / "first.json")  # fmt: skip
+    iced = launch(plain[:5] + (["-j", "1"] if has_jobs else []) + plain[5:], work, (0, 1),
+                  {**cache, "POLYWHEEL_AUDIT_DECODER": "iced"}, work / "iced.json")  # fmt: skip
+    if (work / "first.json").read_bytes() != (work / "iced.json").read_bytes():
+        raise SystemExit("the audit's C scanner and iced alone disagree on these wheels")
     audit: dict[int, list[dict[str, float]]] = {j: [] for j in job_counts}
     reference: dict[int, list[float]] = {j: [] for j in job_counts}
     baseline = []
@@ -130,7 +150,7 @@ def real_wheel_rows(work: Path, repeat: int) -> list[str]:
             cmd = [PYTHON, "-m", "polywheel", "audit", "--json", *option, *map(str, wheels)]
             # Exit status 1: the audit found code above v1 in these plain wheels
             # (runtime-dispatched kernels); the time is the same.
-            audit[jobs].append(launch(cmd, work, accept=(0, 1)))
+            audit[jobs].append(launch(cmd, work, (0, 1), cache))
             reference[jobs].append(objdump(files, jobs))
     rows = []
     for jobs in job_counts:
@@ -146,6 +166,13 @@ def real_wheel_rows(work: Path, repeat: int) -> list[str]:
             f"**{stats(ratios)[0]:.2f}** ±{stats(ratios)[1]:.2f} of objdump's time; "
             f"**{stats(mbs)[0]:.0f} MB/s** ±{stats(mbs)[1]:.0f} |"
         )
+    rows.append(
+        f"| the first audit on a machine (one process; builds the C scanner into the user "
+        f"cache), and iced alone (`POLYWHEEL_AUDIT_DECODER=iced`, as without a C compiler; "
+        f"the same JSON, checked) | {first['wall']:.1f} s, iced alone {iced['wall']:.1f} s | "
+        f"**{total / 1e6 / first['wall']:.0f} MB/s**, iced alone "
+        f"**{total / 1e6 / iced['wall']:.0f} MB/s** |"
+    )
     base_mb = stats([u["peak_kb"] / 1024 for u in baseline])[0]
     for jobs in job_counts:
         peaks = [(u["peak_kb"] / 1024 - base_mb) for u in audit[jobs]]

@@ -280,3 +280,19 @@ def test_the_scanner_is_built_only_for_enough_code(
     _audit(small)
     assert library.is_file()
     assert native.scanner(build=False) is not None
+
+
+@needs_cc
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX ownership")
+def test_a_scanner_others_can_write_is_never_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    library = _cache(tmp_path, monkeypatch)
+    assert native._library_path() == library
+    library.chmod(0o777)  # as in a shared /tmp folder another user prepared
+    assert native._library_path() is None
+    library.chmod(0o755)
+    library.parent.chmod(0o777)
+    assert native._library_path(build=False) is None
+    library.parent.chmod(0o755)
+    assert native._library_path(build=False) == library
