@@ -32,7 +32,7 @@ from array import array
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from polywheel.audit.elf import Buffer
 from polywheel.cachedir import user_cache_dir
@@ -47,6 +47,10 @@ _SOURCE = Path(__file__).with_name("x86scan.c")
 _LIBRARY = "x86scan.so"
 _PLAIN, _NOTEWORTHY, _BAD = 1, 2, 3
 _KEY = 16  # bytes per key in the C table
+_CODES, _HOLE = 8192, 0x80000000  # as in x86scan.c
+_HoleFn = ctypes.CFUNCTYPE(
+    ctypes.c_uint, ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_uint32)
+)
 # Learning an encoding costs about 15 times what iced takes per instruction: a file with
 # more than one new encoding per this many bytes of code is left to iced (real code has
 # one per several hundred bytes), and beyond _MAX_KEYS (about 2 MB of tables) the ones
@@ -164,12 +168,32 @@ class Scanner:
         for getter in (lib.pw_entries, lib.pw_fallback):
             getter.restype, getter.argtypes = ctypes.c_size_t, [ptr, ctypes.POINTER(ptr)]
         lib.pw_scan.restype = ctypes.c_int
-        lib.pw_scan.argtypes = [ptr, ptr, u64, ptr, u32, ctypes.c_int]
+        lib.pw_scan.argtypes = [ptr, ptr, u64, ptr, u32, ctypes.c_int, _HoleFn]
         self._lib = lib
         self._ctx = lib.pw_new()
         if not self._ctx:
             raise MemoryError("the audit's decoder could not allocate its tables")
         self._known_keys = 0
+        self._noteworthy: Callable[[int], bool] = lambda _code: True
+        self._hole = _HoleFn(self._decode_one)  # kept: C holds only its address
+
+    def _decode_one(self, address: int, avail: int, item: Any) -> int:
+        """The C scanner's callback for one instruction it leaves to iced: its length
+        (0 if iced cannot say: the region goes to iced whole) and, in item[0], its
+        opcode and whether it is noteworthy."""
+        try:
+            import iced_x86
+
+            # iced reads at most 15 bytes of an instruction; the region's end is where
+            # the region's own decoding would stop too.
+            instruction = iced_x86.Decoder(64, ctypes.string_at(address, min(avail, 32))).decode()
+            code, length = instruction.code, instruction.len
+            if not 0 < length <= avail or code >= _CODES:
+                return 0
+            item[0] = _HOLE | self._noteworthy(code) << 16 | code
+            return length
+        except Exception:  # an exception must not cross into C
+            return 0
 
     def __del__(self) -> None:
         if getattr(self, "_ctx", None):
@@ -207,7 +231,7 @@ class Scanner:
         try:
             spans_address, _ = spans.buffer_info()
             status: int = self._lib.pw_scan(
-                self._ctx, address, len(data), spans_address, len(spans) // 2, again
+                self._ctx, address, len(data), spans_address, len(spans) // 2, again, self._hole
             )
         finally:
             del keep  # a mmap cannot be closed while a ctypes array exports it
@@ -219,6 +243,7 @@ class Scanner:
         """Count the instructions of each region of `data`, given as file offset and size
         after one another in `spans`; None if the C code ran out of memory (decode with
         iced instead)."""
+        self._noteworthy = noteworthy
         if self._known_keys > _MAX_KEYS:  # bounded memory: start again from no encoding
             self._lib.pw_free(self._ctx)
             self._ctx, self._known_keys = self._lib.pw_new(), 0

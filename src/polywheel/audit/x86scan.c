@@ -11,10 +11,13 @@
  * constants exactly where this file put them), and takes iced's opcode for every
  * instance of the key.
  *
- * Anything this file does not know (XOP, 3DNow!, APX, rare system opcodes, prefixes
- * in odd orders, an instruction running past the region's end) or whose key iced
- * disagreed with makes the whole region "fallback": native.py decodes it with iced,
- * as before. So a mistake in the tables below costs speed, never a verdict.
+ * An instruction this file does not know (XOP, 3DNow!, APX, rare system opcodes,
+ * prefixes in odd orders, one running past the region's end), or whose key iced splits
+ * otherwise, is handed to iced through a callback, which decodes that one instruction
+ * from the same bytes the region's own decoding would see and says its length and
+ * opcode; the scan goes on after it. So a mistake in the tables below costs speed,
+ * never a verdict. Only where the callback cannot answer does a region go to iced
+ * whole ("fallback").
  *
  * The input is untrusted: every read is checked against the region's end, and
  * regions are clamped to the buffer as Python's slicing would clamp them.
@@ -28,6 +31,10 @@
 #define CODES 8192 /* iced 1.21 has under 5,000 opcodes; larger ones are BAD */
 #define RECENT 8192
 #define INITIAL_KEYS (1u << 16)
+#define HOLE 0x80000000u /* an item iced decoded: HOLE | noteworthy << 16 | opcode */
+
+/* iced, asked for one instruction: its length (0: cannot), *item a HOLE item. */
+typedef unsigned (*HoleFn)(const uint8_t *p, size_t avail, uint32_t *item);
 
 enum { PENDING = 0, PLAIN = 1, NOTEWORTHY = 2, BAD = 3 };
 
@@ -68,6 +75,7 @@ typedef struct {
     size_t cap_revisit;
     uint32_t *scratch;
     size_t cap_scratch;
+    HoleFn hole;
 } Ctx;
 
 /* What follows an opcode: a ModRM byte, and how many constant bytes. */
@@ -402,39 +410,58 @@ size_t pw_fallback(const Ctx *c, const uint32_t **regions) {
     return c->n_fallback;
 }
 
-/* Every instruction of [p, p + size): its key id into ids (when not NULL, up to cap;
+/* One instruction at p: its length (0: the region goes to iced whole, -2: no memory),
+ * and in *item its key's id, or what iced said of it (a HOLE item) where this file
+ * does not know it or iced splits its key otherwise. */
+static int64_t step(Ctx *c, const uint8_t *p, size_t avail, uint32_t *item, int *pending) {
+    Key key;
+    unsigned len = decode(p, avail, &key);
+    if (len) {
+        int64_t id = key_id(c, &key);
+        if (id < 0) return -2;
+        if (c->cls[id] == PENDING) *pending = 1;
+        if (c->cls[id] != BAD) {
+            *item = (uint32_t)id;
+            return len;
+        }
+    }
+    if (!c->hole) return 0;
+    len = c->hole(p, avail, item);
+    if (len > avail || !(*item & HOLE) || (*item & 0xFFFF) >= CODES) return 0;
+    return len;
+}
+
+/* Every instruction of [p, p + size): its item into items (when not NULL, up to cap;
  * -3 beyond), *pending set if a key is not classified yet. Returns the count, -1 when
- * the region needs iced, -2 without memory. */
-static int64_t split(Ctx *c, const uint8_t *p, size_t size, uint32_t *ids, size_t cap,
+ * the region goes to iced whole, -2 without memory. */
+static int64_t split(Ctx *c, const uint8_t *p, size_t size, uint32_t *items, size_t cap,
                      int *pending) {
     size_t pos = 0;
     int64_t n = 0;
-    Key key;
+    uint32_t item;
     while (pos < size) {
-        unsigned len = decode(p + pos, size - pos, &key);
-        if (!len) return -1;
-        int64_t id = key_id(c, &key);
-        if (id < 0) return -2;
-        if (c->cls[id] == BAD) return -1;
-        if (c->cls[id] == PENDING) *pending = 1;
-        if (ids) {
+        int64_t len = step(c, p + pos, size - pos, &item, pending);
+        if (len <= 0) return len ? len : -1;
+        if (items) {
             if ((size_t)n >= cap) return -3;
-            ids[n] = (uint32_t)id;
+            items[n] = item;
         }
         n++;
-        pos += len;
+        pos += (size_t)len;
     }
     return n;
 }
 
-static int count_one(Ctx *c, uint32_t region, uint32_t key) {
-    uint16_t id = c->code[key];
+static int count_one(Ctx *c, uint32_t region, uint32_t item) {
+    int hole = (item & HOLE) != 0;
+    uint16_t id = hole ? (uint16_t)(item & 0xFFFF) : c->code[item];
+    int noteworthy = hole ? (item >> 16 & 1) : c->cls[item] == NOTEWORTHY;
     if (!c->count[id]++) {
         if (!grow((void **)&c->touched, &c->cap_touched, c->n_touched + 1, sizeof(uint32_t)))
             return 0;
         c->touched[c->n_touched++] = id;
     }
-    if (c->cls[key] == NOTEWORTHY) {
+    if (noteworthy) {
         if (c->entry_region[id] != region) {
             if (!grow((void **)&c->entries, &c->cap_entries, c->n_entries + 3, sizeof(uint32_t)))
                 return 0;
@@ -479,12 +506,11 @@ static int scan_region(Ctx *c, const uint8_t *data, uint64_t data_len, const uin
         return 0;
     }
     size_t pos = 0;
-    Key key;
+    uint32_t item;
     while (pos < size) {
-        unsigned len = decode(p + pos, (size_t)size - pos, &key);
-        int64_t id = key_id(c, &key);
-        if (id < 0 || !count_one(c, r, (uint32_t)id)) return -1;
-        pos += len;
+        int64_t len = step(c, p + pos, (size_t)size - pos, &item, &pending);
+        if (len <= 0 || !count_one(c, r, item)) return -1; /* the same steps as checked */
+        pos += (size_t)len;
     }
     return 0;
 }
@@ -496,7 +522,8 @@ static int scan_region(Ctx *c, const uint8_t *data, uint64_t data_len, const uin
  * pw_entries (region, opcode, count of the noteworthy opcodes), pw_fallback (regions
  * for iced). */
 int pw_scan(Ctx *c, const uint8_t *data, uint64_t data_len, const uint64_t *regions,
-            uint32_t n_regions, int again) {
+            uint32_t n_regions, int again, HoleFn hole) {
+    c->hole = hole;
     if (again) {
         size_t n = c->n_pending;
         if (!grow((void **)&c->revisit, &c->cap_revisit, n, sizeof(uint32_t))) return -1;
