@@ -7,16 +7,17 @@ and counts each encoding (the instruction's bytes without its constants, and wit
 the bits that only name a memory operand's registers). A library of tens of MB has a
 few tens of thousands of encodings: each new one is decoded here once with iced, which
 must split it exactly as the C code did (same length, its constants exactly at the
-end) before its opcode stands for every instance. An encoding iced splits otherwise,
-or that the C code does not know, sends its region (a function) to iced whole, so the
-counts are the same as decoding everything with iced (tests/test_audit_native.py
-compares them).
+end) before its opcode stands for every instance. An instruction whose encoding iced
+splits otherwise, or that the C code does not know, is decoded by iced alone, through
+a callback, so the counts are the same as decoding everything with iced
+(tests/test_audit_native.py compares them).
 
-The C file ships as source and is compiled with the host's C compiler the first time
-the audit runs (polywheel builds C projects, so one is there), into the user's cache,
-under a name made of the source's hash, and loaded only if its bytes still match the
-hash recorded next to it. Without a compiler, or with `POLYWHEEL_AUDIT_DECODER=iced`,
-the audit decodes everything with iced: slower, same answers.
+The C file ships as source and is compiled with the host's C compiler once a process
+has enough code to decode (polywheel builds C projects, so one is there), into the
+user's cache, under a name made of the source's hash, and loaded only from a folder no
+one else can write and if its bytes still match the hash recorded next to it. Without
+a compiler, or with `POLYWHEEL_AUDIT_DECODER=iced`, the audit decodes everything with
+iced: slower, the same answers.
 """
 
 from __future__ import annotations
@@ -153,8 +154,8 @@ def _opcode_of(iced: ModuleType, decoder: Decoder, head: bytes, tail: int) -> in
 
 
 class Scanner:
-    """One C context: the encodings met so far in this process, and iced's opcode for
-    each (-1: iced splits it otherwise; its regions go to iced)."""
+    """One C context: the encodings met so far in this process, each with iced's opcode
+    or marked as one iced splits otherwise (its instances then go to iced one by one)."""
 
     def __init__(self, lib: ctypes.CDLL) -> None:
         u32, u64, ptr = ctypes.c_uint32, ctypes.c_uint64, ctypes.c_void_p
