@@ -232,9 +232,7 @@ def test_fuzz_the_scanner_counts_what_iced_counts(
 def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     source = native._SOURCE.read_bytes()
-    import platform
-
-    name = hashlib.sha256(source + platform.machine().encode()).hexdigest()[:16]
+    name = hashlib.sha256(source + native._machine().encode()).hexdigest()[:16]
     return tmp_path / "polywheel" / "audit-decoder" / name / native._LIBRARY
 
 
@@ -275,6 +273,7 @@ def test_the_scanner_is_built_only_for_enough_code(
     # build audits its wheels) never waits for the compiler.
     library = _cache(tmp_path, monkeypatch)
     monkeypatch.setattr(native, "_decided", {})
+    monkeypatch.setattr(native, "_not_built", [])
     monkeypatch.setattr(x86, "_decoded_by_iced", [0])
     small = elf([Section(".text", b"\x31\xc0" * 1000 + b"\xc3")])
     _audit(small)

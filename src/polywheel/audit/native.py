@@ -22,51 +22,29 @@ iced: slower, the same answers.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import os
-import platform
 import shutil
-import subprocess
-import tempfile
-from array import array
-from collections.abc import Callable, Iterable
 from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
 
-from polywheel.audit.elf import Buffer
 from polywheel.cachedir import user_cache_dir
 from polywheel.filehash import sha256_of
 
 if TYPE_CHECKING:
-    from iced_x86 import Decoder
+    from polywheel.audit.scanner import Scanner
 
-__all__ = ["NativeCounts", "Scanner", "Triples", "scanner"]
+__all__ = ["scanner"]
 
 _SOURCE = Path(__file__).with_name("x86scan.c")
 _LIBRARY = "x86scan.so"
-_PLAIN, _NOTEWORTHY, _BAD = 1, 2, 3
-_KEY = 16  # bytes per key in the C table
-_CODES, _HOLE = 8192, 0x80000000  # as in x86scan.c
-_HoleFn = ctypes.CFUNCTYPE(
-    ctypes.c_uint, ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_uint32)
-)
-# Learning an encoding costs about 15 times what iced takes per instruction: a file with
-# more than one new encoding per this many bytes of code is left to iced (real code has
-# one per several hundred bytes), and beyond _MAX_KEYS (about 2 MB of tables) the ones
-# known are dropped before the next file.
-_BYTES_PER_KEY, _FEW_KEYS, _MAX_KEYS = 32, 4096, 1 << 16
-_KEYS_AT_ONCE = 4096  # classified from one copy of the C table
-
-# All opcodes counted; runs of (region index, noteworthy opcode, count), each in region
-# order; the regions left to iced.
-Triples = Iterable[tuple[int, int, int]]
-NativeCounts = tuple[dict[int, int], list[Triples], list[int]]
 
 
 def _compile(source: bytes, folder: Path) -> Path | None:
     """The library built from `source` into `folder`, or None without a compiler."""
+    import subprocess
+    import tempfile
+
     compiler = next((c for c in ("cc", "gcc", "clang") if shutil.which(c)), None)
     if compiler is None:
         return None
@@ -92,7 +70,7 @@ def _compile(source: bytes, folder: Path) -> Path | None:
 def _library_path(build: bool = True) -> Path | None:
     """The compiled scanner from the cache; built first if missing and `build`."""
     source = _SOURCE.read_bytes()
-    name = hashlib.sha256(source + platform.machine().encode()).hexdigest()[:16]
+    name = hashlib.sha256(source + _machine().encode()).hexdigest()[:16]
     folder = user_cache_dir("audit-decoder") / name
     library, digest = folder / _LIBRARY, folder / f"{_LIBRARY}.sha256"
     try:
@@ -120,173 +98,14 @@ def _private(folder: Path) -> bool:
     return True
 
 
-def _opcode_of(iced: ModuleType, decoder: Decoder, head: bytes, tail: int) -> int:
-    """iced's opcode for every instruction made of `head` and `tail` constant bytes, or
-    -1 unless iced, decoding one at `decoder`'s position, splits it that way: same
-    length, and its displacement and immediates exactly the tail."""
-    instruction = decoder.decode()
-    length = len(head) + tail
-    if instruction.code == iced.Code.INVALID or instruction.len != length:
-        return -1
-    found = decoder.get_constant_offsets(instruction)
-    end = len(head)
-    for present, offset, size in (
-        (found.has_displacement, found.displacement_offset, found.displacement_size),
-        (found.has_immediate, found.immediate_offset, found.immediate_size),
-        (found.has_immediate2, found.immediate_offset2, found.immediate_size2),
-    ):
-        if present:
-            if offset != end:
-                return -1
-            end += size
-    if end == length:
-        return instruction.code
-    # A last byte that names a register (VEX's is4: vpblendvb, vblendvps): iced calls
-    # it an operand, not a constant; the opcode must not depend on it.
-    last = instruction.op_count - 1
-    if end != length - 1 or instruction.op_kind(last) != iced.OpKind.REGISTER:
-        return -1
-    for byte in (0x0F, 0xF0, 0xFF):
-        probe = iced.Decoder(64, head + bytes(tail - 1) + bytes([byte])).decode()
-        if probe.code != instruction.code or probe.len != length:
-            return -1
-    return instruction.code
+def _machine() -> str:
+    return os.uname().machine if hasattr(os, "uname") else "unknown"
 
 
-class Scanner:
-    """One C context: the encodings met so far in this process, each with iced's opcode
-    or marked as one iced splits otherwise (its instances then go to iced one by one)."""
-
-    def __init__(self, lib: ctypes.CDLL) -> None:
-        u32, u64, ptr = ctypes.c_uint32, ctypes.c_uint64, ctypes.c_void_p
-        lib.pw_new.restype = ptr
-        lib.pw_free.argtypes = [ptr]
-        lib.pw_n_keys.restype, lib.pw_n_keys.argtypes = u32, [ptr]
-        lib.pw_keys.restype, lib.pw_keys.argtypes = ptr, [ptr, u32]
-        lib.pw_set_class.argtypes = [ptr, u32, ctypes.c_uint8, ctypes.c_uint16]
-        lib.pw_touched.restype = ctypes.c_size_t
-        lib.pw_touched.argtypes = [ptr, ctypes.POINTER(ptr), ctypes.POINTER(ptr)]
-        for getter in (lib.pw_entries, lib.pw_fallback):
-            getter.restype, getter.argtypes = ctypes.c_size_t, [ptr, ctypes.POINTER(ptr)]
-        lib.pw_scan.restype = ctypes.c_int
-        lib.pw_scan.argtypes = [ptr, ptr, u64, ptr, u32, ctypes.c_int, _HoleFn]
-        self._lib = lib
-        self._ctx = lib.pw_new()
-        if not self._ctx:
-            raise MemoryError("the audit's decoder could not allocate its tables")
-        self._known_keys = 0
-        self._noteworthy: Callable[[int], bool] = lambda _code: True
-        self._hole = _HoleFn(self._decode_one)  # kept: C holds only its address
-
-    def _decode_one(self, address: int, avail: int, item: Any) -> int:
-        """The C scanner's callback for one instruction it leaves to iced: its length
-        (0 if iced cannot say: the region goes to iced whole) and, in item[0], its
-        opcode and whether it is noteworthy."""
-        try:
-            import iced_x86
-
-            # iced reads at most 15 bytes of an instruction; the region's end is where
-            # the region's own decoding would stop too.
-            instruction = iced_x86.Decoder(64, ctypes.string_at(address, min(avail, 32))).decode()
-            code, length = instruction.code, instruction.len
-            if not 0 < length <= avail or code >= _CODES:
-                return 0
-            item[0] = _HOLE | self._noteworthy(code) << 16 | code
-            return length
-        except Exception:  # an exception must not cross into C
-            return 0
-
-    def __del__(self) -> None:
-        if getattr(self, "_ctx", None):
-            self._lib.pw_free(self._ctx)
-
-    def _learn_new_keys(self, noteworthy: Callable[[int], bool]) -> None:
-        """Decode one instance of each new encoding with iced (the key itself: its head
-        bytes, then zeros for its constants); its opcode stands for them all only where
-        iced splits it exactly as the C code did."""
-        import iced_x86
-
-        lib, ctx = self._lib, self._ctx
-        end = lib.pw_n_keys(ctx)
-        for first in range(self._known_keys, end, _KEYS_AT_ONCE):
-            count = min(_KEYS_AT_ONCE, end - first)
-            keys = ctypes.string_at(lib.pw_keys(ctx, first), count * _KEY)
-            decoder = iced_x86.Decoder(64, keys)
-            for i in range(count):
-                at = i * _KEY
-                head, tail = keys[at] & 15, keys[at] >> 4
-                decoder.position = at + 1
-                code = _opcode_of(iced_x86, decoder, keys[at + 1 : at + 1 + head], tail)
-                kind = _BAD if code < 0 else _NOTEWORTHY if noteworthy(code) else _PLAIN
-                lib.pw_set_class(ctx, first + i, kind, max(code, 0))
-        self._known_keys = end
-
-    def _scan(self, data: Buffer, spans: array[int], again: bool = False) -> int:
-        keep: object
-        if isinstance(data, bytes):
-            keep = ctypes.c_char_p(data)
-            address = ctypes.cast(keep, ctypes.c_void_p).value
-        else:
-            keep = (ctypes.c_char * len(data)).from_buffer(data)
-            address = ctypes.addressof(keep)
-        try:
-            spans_address, _ = spans.buffer_info()
-            status: int = self._lib.pw_scan(
-                self._ctx, address, len(data), spans_address, len(spans) // 2, again, self._hole
-            )
-        finally:
-            del keep  # a mmap cannot be closed while a ctypes array exports it
-        return status
-
-    def count(
-        self, data: Buffer, spans: array[int], noteworthy: Callable[[int], bool]
-    ) -> NativeCounts | None:
-        """Count the instructions of each region of `data`, given as file offset and size
-        after one another in `spans`; None if the C code ran out of memory (decode with
-        iced instead)."""
-        self._noteworthy = noteworthy
-        if self._known_keys > _MAX_KEYS:  # bounded memory: start again from no encoding
-            self._lib.pw_free(self._ctx)
-            self._ctx, self._known_keys = self._lib.pw_new(), 0
-            if not self._ctx:
-                raise MemoryError("the audit's decoder could not allocate its tables")
-        status = self._scan(data, spans)
-        first_run = self._lib.pw_entries(  # integers, three per entry
-            self._ctx, ctypes.byref(ctypes.c_void_p())
-        )
-        if status == 1:  # new encodings met: learn them, then count the regions with them
-            new_keys = self._lib.pw_n_keys(self._ctx) - self._known_keys
-            if new_keys > max(_FEW_KEYS, sum(spans[1::2]) // _BYTES_PER_KEY):
-                return None  # no real code has that many encodings: iced costs less
-            self._learn_new_keys(noteworthy)
-            status = self._scan(data, spans, again=True)
-        return self._results(first_run) if status == 0 else None
-
-    def _results(self, first_run: int) -> NativeCounts:
-        lib, ctx = self._lib, self._ctx
-        codes, counts, triples, fallback = (ctypes.c_void_p() for _ in range(4))
-        n = lib.pw_touched(ctx, ctypes.byref(codes), ctypes.byref(counts))
-        total = dict(zip(_ints(codes, n, "I"), _ints(counts, n, "Q"), strict=True))
-        entries = _ints(triples, lib.pw_entries(ctx, ctypes.byref(triples)), "I")
-        # Two runs in region order: the regions counted at once, then those counted
-        # once their new encodings were learnt.
-        runs = [entries[:first_run], entries[first_run:]]
-        noteworthy: list[Triples] = [
-            zip(run[0::3], run[1::3], run[2::3], strict=True) for run in runs
-        ]
-        left = _ints(fallback, lib.pw_fallback(ctx, ctypes.byref(fallback)), "I").tolist()
-        return total, noteworthy, left
-
-
-def _ints(pointer: ctypes.c_void_p, n: int, typecode: Literal["I", "Q"]) -> memoryview:
-    """A copy of the `n` integers of C type `typecode` at `pointer`."""
-    size = array(typecode).itemsize
-    raw = ctypes.string_at(pointer.value, n * size) if n and pointer.value else b""
-    return memoryview(raw).cast(typecode)
-
-
-# This process's scanner once decided: loaded, or None (no compiler, no loading).
+# This process's scanner once decided: loaded, or None (no compiler, no loading); and
+# whether the cache was found without one (not looked at again for every library).
 _decided: dict[str, Scanner | None] = {}
+_not_built: list[bool] = []
 
 
 def scanner(build: bool = True) -> Scanner | None:
@@ -297,11 +116,21 @@ def scanner(build: bool = True) -> Scanner | None:
         return _decided["scanner"]
     if os.environ.get("POLYWHEEL_AUDIT_DECODER", "").strip().lower() == "iced":
         return None
+    if not build and _not_built:
+        return None
     try:
         path = _library_path(build)
         if path is None and not build:
+            _not_built.append(True)
             return None
-        _decided["scanner"] = Scanner(ctypes.CDLL(str(path))) if path is not None else None
+        if path is None:
+            _decided["scanner"] = None
+        else:
+            import ctypes
+
+            from polywheel.audit.scanner import Scanner
+
+            _decided["scanner"] = Scanner(ctypes.CDLL(str(path)))
     except (OSError, MemoryError, AttributeError):
         _decided["scanner"] = None
     return _decided["scanner"]
