@@ -148,7 +148,9 @@ static unsigned decode(const uint8_t *p, size_t avail, Key *key) {
     size_t i = 0;
     int opsize16 = 0, addr32 = 0, mandatory = 0, rex = 0;
     unsigned flags, tail = 0;
-    size_t modrm_at = 0, sib_at = 0, rex_at = 0, xb_at = 0; /* 0: none (never byte 0) */
+    /* Where the ModRM, SIB, REX and VEX/EVEX register-extension bytes are; the last
+     * two are 0 when absent only if they cannot be byte 0 (xb_at) or by rex. */
+    size_t modrm_at = 0, sib_at = 0, rex_at = 0, xb_at = 0;
     int has_sib = 0;
 
     while (i < limit && is_legacy_prefix(p[i])) {
@@ -256,7 +258,7 @@ static unsigned decode(const uint8_t *p, size_t avail, Key *key) {
      * whichever it is. VEX and EVEX keep the index: a gather's index register must
      * differ from its other registers, or iced calls it invalid. */
     memcpy(head, p, i);
-    if (rex_at) head[rex_at] &= (uint8_t)~0x02;
+    if (rex) head[rex_at] &= (uint8_t)~0x02;
     if ((flags & M) && (head[modrm_at] >> 6) != 3) {
         uint8_t modrm = head[modrm_at];
         unsigned mod = modrm >> 6, rm = modrm & 7;
@@ -266,7 +268,7 @@ static unsigned decode(const uint8_t *p, size_t avail, Key *key) {
             uint8_t index = (uint8_t)(xb_at ? p[sib_at] & 0x38 : 0);
             head[sib_at] = (uint8_t)(index | base);
         }
-        if (rex_at) head[rex_at] &= (uint8_t)~0x01;
+        if (rex) head[rex_at] &= (uint8_t)~0x01;
         if (xb_at) head[xb_at] |= (uint8_t)(has_sib ? 0x20 : 0x60); /* X, B inverted */
     }
     uint8_t *k = (uint8_t *)key->w;
