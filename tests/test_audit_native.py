@@ -178,9 +178,9 @@ def test_is4_register_bytes_are_counted_in_c(monkeypatch: pytest.MonkeyPatch) ->
 
 
 @needs_cc
-def test_random_bytes_many_encodings_go_to_iced() -> None:
-    # One encoding per few bytes is not real code: learning each would cost more than
-    # iced decoding them, so the file is left to iced whole.
+def test_random_bytes_go_to_iced() -> None:
+    # One encoding per few bytes, or an unknown instruction every few, is not real
+    # code: learning or calling back for each would cost more than iced decoding them.
     data = random.Random(7).randbytes(1 << 18)
     scanner = native.scanner()
     assert scanner is not None
@@ -188,7 +188,24 @@ def test_random_bytes_many_encodings_go_to_iced() -> None:
         array("Q", [0, len(data)]),
         array("Q", [n for offset in range(0, len(data), 16) for n in (offset, 16)]),
     ):
-        assert scanner.count(data, spans, x86._is_noteworthy) is None
+        counted = scanner.count(data, spans, x86._is_noteworthy)
+        # Either too many encodings (the file goes to iced) or too many calls back
+        # (its regions go to iced): never the C path's own cost without bound.
+        assert counted is None or counted[2]
+
+
+@needs_cc
+def test_calls_to_iced_are_bounded() -> None:
+    # 3DNow! is left to iced: a few calls back are cheap, a file made of them would
+    # cost far more through callbacks than iced decoding it, so past the budget its
+    # regions go to iced whole.
+    scanner = native.scanner()
+    assert scanner is not None
+    few, many = b"\x0f\x0f\xc1\xb4" * 1000, b"\x0f\x0f\xc1\xb4" * 20_000
+    for data, left in ((few, []), (many, [0])):
+        counted = scanner.count(data, array("Q", [0, len(data)]), x86._is_noteworthy)
+        assert counted is not None
+        assert counted[2] == left
 
 
 @needs_cc

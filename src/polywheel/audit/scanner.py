@@ -30,6 +30,10 @@ _HoleFn = ctypes.CFUNCTYPE(
 # one per several hundred bytes), and beyond _MAX_KEYS (about 2 MB of tables) the ones
 # known are dropped before the next file.
 _BYTES_PER_KEY, _FEW_KEYS, _MAX_KEYS = 32, 4096, 1 << 16
+# A callback to iced for one instruction costs what iced takes for about 100 bytes of
+# code: at most one per this many bytes (real code: one per 65,000), then a region
+# with an instruction the C tables do not know goes to iced whole.
+_BYTES_PER_HOLE = 256
 _KEYS_AT_ONCE = 4096  # classified from one copy of the C table
 
 # All opcodes counted; runs of (region index, noteworthy opcode, count), each in region
@@ -87,7 +91,7 @@ class Scanner:
         for getter in (lib.pw_entries, lib.pw_fallback):
             getter.restype, getter.argtypes = ctypes.c_size_t, [ptr, ctypes.POINTER(ptr)]
         lib.pw_scan.restype = ctypes.c_int
-        lib.pw_scan.argtypes = [ptr, ptr, u64, ptr, u32, ctypes.c_int, _HoleFn]
+        lib.pw_scan.argtypes = [ptr, ptr, u64, ptr, u32, ctypes.c_int, _HoleFn, u64]
         self._lib = lib
         self._ctx = lib.pw_new()
         if not self._ctx:
@@ -139,7 +143,7 @@ class Scanner:
                 lib.pw_set_class(ctx, first + i, kind, max(code, 0))
         self._known_keys = end
 
-    def _scan(self, data: Buffer, spans: array[int], again: bool = False) -> int:
+    def _scan(self, data: Buffer, spans: array[int], again: bool, max_holes: int) -> int:
         keep: object
         if isinstance(data, bytes):
             keep = ctypes.c_char_p(data)
@@ -150,7 +154,14 @@ class Scanner:
         try:
             spans_address, _ = spans.buffer_info()
             status: int = self._lib.pw_scan(
-                self._ctx, address, len(data), spans_address, len(spans) // 2, again, self._hole
+                self._ctx,
+                address,
+                len(data),
+                spans_address,
+                len(spans) // 2,
+                again,
+                self._hole,
+                max_holes,
             )
         finally:
             del keep  # a mmap cannot be closed while a ctypes array exports it
@@ -168,16 +179,18 @@ class Scanner:
             self._ctx, self._known_keys = self._lib.pw_new(), 0
             if not self._ctx:
                 raise MemoryError("the audit's decoder could not allocate its tables")
-        status = self._scan(data, spans)
+        code_bytes = sum(spans[1::2])
+        max_holes = max(_FEW_KEYS, code_bytes // _BYTES_PER_HOLE)
+        status = self._scan(data, spans, False, max_holes)
         first_run = self._lib.pw_entries(  # integers, three per entry
             self._ctx, ctypes.byref(ctypes.c_void_p())
         )
         if status == 1:  # new encodings met: learn them, then count the regions with them
             new_keys = self._lib.pw_n_keys(self._ctx) - self._known_keys
-            if new_keys > max(_FEW_KEYS, sum(spans[1::2]) // _BYTES_PER_KEY):
+            if new_keys > max(_FEW_KEYS, code_bytes // _BYTES_PER_KEY):
                 return None  # no real code has that many encodings: iced costs less
             self._learn_new_keys(noteworthy)
-            status = self._scan(data, spans, again=True)
+            status = self._scan(data, spans, True, max_holes)
         return self._results(first_run) if status == 0 else None
 
     def _results(self, first_run: int) -> NativeCounts:

@@ -76,6 +76,7 @@ typedef struct {
     uint32_t *scratch;
     size_t cap_scratch;
     HoleFn hole;
+    uint64_t holes_left; /* callbacks this scan may still make */
 } Ctx;
 
 /* What follows an opcode: a ModRM byte, and how many constant bytes. */
@@ -427,7 +428,8 @@ static int64_t step(Ctx *c, const uint8_t *p, size_t avail, uint32_t *item, int 
             return len;
         }
     }
-    if (!c->hole) return 0;
+    if (!c->hole || !c->holes_left) return 0; /* past the budget: the region goes to iced */
+    c->holes_left--;
     len = c->hole(p, avail, item);
     if (len > avail || !(*item & HOLE) || (*item & 0xFFFF) >= CODES) return 0;
     return len;
@@ -518,14 +520,17 @@ static int scan_region(Ctx *c, const uint8_t *data, uint64_t data_len, const uin
 }
 
 /* Count the instructions of each region (pairs of file offset and size) of data by
- * opcode. Returns 0; 1 when regions hold keys not classified yet (classify the new
+ * opcode, calling `hole` at most `max_holes` times (each call costs what iced takes for
+ * tens of instructions: beyond that, a region with an instruction left to iced goes to
+ * iced whole, and the scan costs no more than iced would). Returns 0; 1 when regions hold keys not classified yet (classify the new
  * keys, then call again with `again` set: only those regions are counted, added to
  * the results); -1 without memory. Results: pw_touched (opcodes and their counts),
  * pw_entries (region, opcode, count of the noteworthy opcodes), pw_fallback (regions
  * for iced). */
 int pw_scan(Ctx *c, const uint8_t *data, uint64_t data_len, const uint64_t *regions,
-            uint32_t n_regions, int again, HoleFn hole) {
+            uint32_t n_regions, int again, HoleFn hole, uint64_t max_holes) {
     c->hole = hole;
+    c->holes_left = max_holes;
     if (again) {
         size_t n = c->n_pending;
         if (!grow((void **)&c->revisit, &c->cap_revisit, n, sizeof(uint32_t))) return -1;
