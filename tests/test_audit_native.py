@@ -37,6 +37,12 @@ FUZZ = settings(
 )
 
 
+@pytest.fixture(autouse=True)
+def _scanner_for_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The audit looks for the scanner only from 1 MB of code on; these files are small.
+    monkeypatch.setattr(x86, "_SCANNER_BYTES", 0)
+
+
 def _audit(data: bytes, allow: AuditAllow = NO_ALLOW, jobs: int = 1) -> BinaryAudit:
     audit = BinaryAudit("lib.so", "x86_64")
     x86.decode_x86(open_elf(data), data, audit, allow, jobs)

@@ -23,7 +23,6 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable
 
-from polywheel.audit import native
 from polywheel.audit.binary import AuditAllow, BinaryAudit
 from polywheel.audit.elf import Buffer, ElfFile
 from polywheel.audit.functions import FunctionTable, function_table
@@ -94,6 +93,9 @@ def _code_sections(elf: ElfFile) -> list[tuple[str, int, int, int]]:
 # Compiling the C scanner (native.py) costs about what iced takes for this much code:
 # it is built once a process has that much to decode (then kept in the user's cache).
 _BUILD_SCANNER_BYTES = 8 << 20
+# Below this much, iced takes a few ms: not worth looking for the scanner (a no-change
+# build audits its small wheels in a fresh process).
+_SCANNER_BYTES = 1 << 20
 _decoded_by_iced = [0]  # bytes of code iced decoded in this process
 _PARALLEL_MIN_BYTES = 4 << 20
 
@@ -196,7 +198,12 @@ def _count(data: Buffer, regions: Regions, functions: FunctionTable) -> Counts:
     order: by the C scanner where it runs (native.py), the regions it leaves, and
     everything without it, by iced."""
     code_bytes = sum(regions.sizes)
-    scanner = native.scanner(build=_decoded_by_iced[0] + code_bytes >= _BUILD_SCANNER_BYTES)
+    seen = _decoded_by_iced[0] + code_bytes
+    scanner = None
+    if seen >= _SCANNER_BYTES:
+        from polywheel.audit import native
+
+        scanner = native.scanner(build=seen >= _BUILD_SCANNER_BYTES)
     counted = scanner.count(data, regions.spans(), _is_noteworthy) if scanner else None
     runs: list[Iterable[Triple]]
     if counted is None:
