@@ -66,7 +66,7 @@ def _opcode_of(iced: ModuleType, decoder: Decoder, head: bytes, tail: int) -> in
     # A last byte that names a register (VEX's is4: vpblendvb, vblendvps): iced calls
     # it an operand, not a constant; the opcode must not depend on it.
     last = instruction.op_count - 1
-    if end != length - 1 or instruction.op_kind(last) != iced.OpKind.REGISTER:
+    if end != length - 1 or last < 0 or instruction.op_kind(last) != iced.OpKind.REGISTER:
         return -1
     for byte in (0x0F, 0xF0, 0xFF):
         probe = iced.Decoder(64, head + bytes(tail - 1) + bytes([byte])).decode()

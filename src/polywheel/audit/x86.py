@@ -5,11 +5,12 @@ says which level each feature belongs to.
 
 Speed: the features of an instruction depend only on its opcode (iced's `code`), so
 each code is classified once, the first time it is met. Each function (the span from one
-function start to the next) is then decoded on its own and its codes counted by
-`Counter(map(...))`, which runs in C: Python does no work per instruction, only per
-function. Functions are also what the report names, so no address lookup is needed.
-Only one function's bytes are copied at a time, so memory stays near the size of the
-library.
+function start to the next) is a region counted on its own: by the C scanner where it
+is built (native.py, scanner.py: instructions split in C, each distinct encoding asked
+of iced once), else by iced, its codes counted by `Counter(map(...))`'s C loop. Either
+way Python does no work per instruction, only per function or encoding. Functions are
+also what the report names, so no address lookup is needed, and memory stays near the
+size of the library.
 """
 
 from __future__ import annotations
@@ -89,7 +90,6 @@ def _code_sections(elf: ElfFile) -> list[tuple[str, int, int, int]]:
     return [(s.name, s.address, s.offset, s.size) for s in elf.sections if s.is_code]
 
 
-# Below this much code a second process costs more than it saves.
 # Compiling the C scanner (native.py) costs about what iced takes for this much code:
 # it is built once a process has that much to decode (then kept in the user's cache).
 _BUILD_SCANNER_BYTES = 8 << 20
@@ -97,6 +97,7 @@ _BUILD_SCANNER_BYTES = 8 << 20
 # build audits its small wheels in a fresh process).
 _SCANNER_BYTES = 1 << 20
 _decoded_by_iced = [0]  # bytes of code iced decoded in this process
+# Below this much code a second process costs more than it saves.
 _PARALLEL_MIN_BYTES = 4 << 20
 
 Counts = tuple[dict[int, int], dict[tuple[str, str], dict[int, int]]]
