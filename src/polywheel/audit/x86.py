@@ -188,6 +188,12 @@ def _iced_counts(data: Buffer, regions: Regions) -> tuple[dict[int, int], list[T
     return total, found
 
 
+def _add(into: dict[int, int], counts: dict[int, int]) -> None:
+    """Add `counts` to `into` (Counter.update, without a Counter's copy of each dict)."""
+    for code, count in counts.items():
+        into[code] = into.get(code, 0) + count
+
+
 def _is_noteworthy(code: int) -> bool:
     known = classes()
     known.learn_new({code: 1})
@@ -215,8 +221,7 @@ def _count(data: Buffer, regions: Regions, functions: FunctionTable) -> Counts:
         total, runs, fallback = counted
         if fallback:
             more_total, more = _iced_counts(data, regions.pick(fallback))
-            for code, count in more_total.items():
-                total[code] = total.get(code, 0) + count
+            _add(total, more_total)
             runs.append([(fallback[index], code, count) for index, code, count in more])
     found: dict[tuple[str, str], dict[int, int]] = {}
     bucket: dict[int, int] = {}
@@ -254,12 +259,9 @@ def decode_x86(
     parts = _split(regions, jobs if sum(regions.sizes) >= _PARALLEL_MIN_BYTES else 1)
     (total, found), *more = map_forked(lambda p: _count(data, p, functions), parts)
     for part_total, part_found in more:
-        for code, count in part_total.items():
-            total[code] = total.get(code, 0) + count
+        _add(total, part_total)
         for key, codes in part_found.items():
-            bucket = found.setdefault(key, {})
-            for code, count in codes.items():
-                bucket[code] = bucket.get(code, 0) + count
+            _add(found.setdefault(key, {}), codes)
     known.learn_new(total)  # what forked processes met, this one may not have
     needs = known.needs
     audit.instructions += sum(total.values())
