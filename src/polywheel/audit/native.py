@@ -28,7 +28,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from polywheel.cachedir import user_cache_dir
+from polywheel.cachedir import private, user_cache_dir
 from polywheel.filehash import sha256_of
 
 if TYPE_CHECKING:
@@ -74,28 +74,13 @@ def _library_path(build: bool = True) -> Path | None:
     folder = user_cache_dir("audit-decoder") / name
     library, digest = folder / _LIBRARY, folder / f"{_LIBRARY}.sha256"
     try:
-        if not _private(folder):
+        if not private([folder.parent, folder, library, digest]):
             return None  # another user's folder (a shared /tmp): never load from it
         if library.is_file() and sha256_of(library) == digest.read_text().strip():
             return library
     except OSError:
         pass
     return _compile(source, folder) if build else None
-
-
-def _private(folder: Path) -> bool:
-    """Whether what `folder` holds (once it exists) is this user's alone: owned by them,
-    writable by no one else, as are the folder and its parent."""
-    if not hasattr(os, "getuid"):
-        return True
-    for path in (folder.parent, folder, folder / _LIBRARY, folder / f"{_LIBRARY}.sha256"):
-        try:
-            info = path.lstat()
-        except FileNotFoundError:
-            continue
-        if info.st_uid != os.getuid() or info.st_mode & 0o022:
-            return False
-    return True
 
 
 def _machine() -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from polywheel.audit.wheel import WheelAudit
+from polywheel.audit.result import WheelAudit
 from polywheel.errors import shown
 from polywheel.namespaces.x86_64 import LEVEL_FEATURES
 

@@ -9,9 +9,8 @@ its CPU code must run on the baseline.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import mmap
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from polywheel.audit.binary import NO_ALLOW, AuditAllow, BinaryAudit
 from polywheel.audit.elf import DECODE_ERRORS, Buffer, open_elf
 from polywheel.audit.fatbin import read_fatbins
 from polywheel.audit.parallel import map_forked
+from polywheel.audit.result import WheelAudit
 from polywheel.audit.x86 import decode_x86
 from polywheel.errors import PolywheelError, WheelFormatError
 from polywheel.namespaces import KNOWN, AuditFinding
@@ -27,49 +27,7 @@ from polywheel.wheel.variant_json import check_variant_json
 
 __all__ = ["WheelAudit", "audit_binary", "audit_paths", "audit_wheel", "judge"]
 
-Claims = Mapping[str, Mapping[str, Sequence[str]]]
 Member = tuple[str, int]  # an ELF file in a wheel: its name and size
-
-
-@dataclasses.dataclass
-class WheelAudit:
-    wheel: str
-    label: str | None
-    # {namespace: {feature: values}} from variant.json; None for a plain wheel.
-    claims: Claims | None
-    binaries: list[BinaryAudit]
-    findings: list[AuditFinding]
-
-    @property
-    def claimed_level(self) -> int | None:
-        levels = list((self.claims or {}).get("x86_64", {}).get("level", ()))
-        return int(levels[0][1:]) if len(levels) == 1 and levels[0][1:].isdigit() else None
-
-    @property
-    def claimed_sm(self) -> frozenset[str]:
-        return frozenset((self.claims or {}).get("nvidia", {}).get("sm_arch", ()))
-
-    @property
-    def needed_level(self) -> int:
-        return max((b.level for b in self.binaries), default=1)
-
-    @property
-    def verdict(self) -> str:
-        severities = {s for s, _ in self.findings}
-        return "error" if "error" in severities else "warning" if severities else "ok"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "wheel": self.wheel,
-            "label": self.label,
-            "plain": self.claims is None,
-            "claimed_level": f"v{self.claimed_level}" if self.claimed_level else None,
-            "claimed_sm_arch": sorted(self.claimed_sm),
-            "needed_level": f"v{self.needed_level}",
-            "verdict": self.verdict,
-            "findings": [{"severity": s, "message": m} for s, m in self.findings],
-            "binaries": [b.to_json() for b in self.binaries],
-        }
 
 
 def audit_binary(

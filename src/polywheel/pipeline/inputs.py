@@ -32,10 +32,12 @@ from polywheel.cmake.report import BuildReport
 from polywheel.filehash import sha256_of
 
 __all__ = [
+    "Checked",
     "FileState",
     "Inputs",
     "changed_files",
     "collect_inputs",
+    "file_state",
     "project_files",
 ]
 
@@ -74,7 +76,7 @@ _hashed: dict[tuple[str, int, int, int, int], FileState] = {}
 _HASHED_LIMIT = 200_000
 
 
-def _state(path: Path, known: FileState | None) -> FileState | None:
+def file_state(path: Path, known: FileState | None) -> FileState | None:
     """The file's state now; its hash is reused when nothing about the file moved
     (since `known` was recorded, or since this process hashed it)."""
     try:
@@ -208,18 +210,29 @@ def collect_inputs(
     paths |= set(project)
     inputs: Inputs = {}
     for path in sorted(paths):
-        state = _state(path, previous.get(str(path)))
+        state = file_state(path, previous.get(str(path)))
         if state is not None:
             inputs[str(path)] = state
     return inputs
 
 
-def changed_files(recorded: Mapping[str, FileState]) -> tuple[list[str], list[str]]:
+Checked = dict[tuple[str, FileState], "FileState | None"]
+
+
+def changed_files(
+    recorded: Mapping[str, FileState], checked: Checked | None = None
+) -> tuple[list[str], list[str]]:
     """(files whose content changed or that are gone, those of them whose mtime did not
-    move forward, so that ninja would not see the change)."""
+    move forward, so that ninja would not see the change). `checked`: the states found
+    for the files of other records of one run (the variants of a matrix read mostly
+    the same headers and compilers), each file looked at once."""
     changed, hidden = [], []
+    seen: Checked = {} if checked is None else checked
     for name, known in recorded.items():
-        now = _state(Path(name), known)
+        if (name, known) in seen:
+            now = seen[name, known]
+        else:
+            now = seen[name, known] = file_state(Path(name), known)
         if now is None:
             changed.append(name)
         elif now.sha256 != known.sha256:

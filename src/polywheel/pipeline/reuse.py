@@ -4,8 +4,8 @@ CMake's own incremental build still costs a configure step, a no-op compile, an
 install and a wheel per variant. When nothing the compiler, CMake or the metadata step
 saw has changed, the previous raw wheel is reused outright. "Nothing" means:
 - the same key: the variant's settings, the config-settings, the whole environment
-  (less shell bookkeeping such as PWD), the interpreter, and the versions of polywheel,
-  scikit-build-core, CMake and ninja;
+  (less shell bookkeeping such as PWD), the interpreter, polywheel's own files (not
+  only its version) and the versions of scikit-build-core, CMake and ninja;
 - the same files, each with the same content: every input `pipeline/inputs.py` finds
   (ninja's dependency log, CMake's re-run inputs, the compilers, the project's files),
   and no project file added or removed.
@@ -22,35 +22,29 @@ import re
 import shutil
 import sys
 from collections.abc import Mapping
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from polywheel import __version__
 from polywheel.cmake.report import BuildReport, RawBuild, report_path
 from polywheel.cmake.runner import variant_build_dir
+from polywheel.fingerprint import code_digest, environment, installed_version
 from polywheel.matrix.spec import VariantSpec
-from polywheel.pipeline.inputs import FileState, changed_files, collect_inputs, project_files
+from polywheel.pipeline import written
+from polywheel.pipeline.inputs import (
+    Checked,
+    FileState,
+    changed_files,
+    collect_inputs,
+    file_state,
+    project_files,
+)
 from polywheel.project import Project
 
 __all__ = ["BuildCache"]
 
-# Shell bookkeeping that changes between two runs in one terminal (and pytest's name of
-# the running test) and feeds no build.
-_VOLATILE_ENV = {
-    "PYTEST_CURRENT_TEST",
-    "PWD", "OLDPWD", "SHLVL", "_", "COLUMNS", "LINES", "TERM", "TERM_PROGRAM",
-    "TERM_PROGRAM_VERSION", "TERM_SESSION_ID", "SSH_CLIENT", "SSH_CONNECTION", "SSH_TTY",
-    "SSH_AUTH_SOCK", "DISPLAY", "WINDOWID", "TMUX", "TMUX_PANE", "STY", "XDG_SESSION_ID",
-    "LS_COLORS", "PS1", "PROMPT_COMMAND", "HISTFILE", "HISTSIZE",
-}  # fmt: skip
-
-
-def _version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "?"
+# The record of the wheels written from an entry's raw build (pipeline/written.py).
+_WRITTEN = "written.json"
 
 
 class BuildCache:
@@ -72,7 +66,13 @@ class BuildCache:
         self.outputs = self._remember_output(work / "polywheel-state" / "outputs.json", out_dir)
         # Read once per run, not once per variant: each lookup scans the installed
         # distributions.
-        self.tools = [__version__, *map(_version, ("scikit-build-core", "cmake", "ninja"))]
+        tools = ("scikit-build-core", "cmake", "ninja")
+        # What the lookups found, which all happen before any build of the run: each
+        # input's state, and the project's files.
+        self._checked: Checked = {}
+        self._project_now: list[str] | None = None
+        self._recorded: dict[str, written.Record | None] = {}
+        self.tools = [__version__, code_digest(), *map(installed_version, tools)]
 
     @staticmethod
     def _remember_output(registry: Path, out_dir: Path) -> list[Path]:
@@ -99,7 +99,7 @@ class BuildCache:
             "build_env": build_env,
             "spec": dataclasses.asdict(spec) if spec else None,
             "config": dict(config),
-            "env": {k: v for k, v in os.environ.items() if k not in _VOLATILE_ENV},
+            "env": environment(),
             # The environment, not the interpreter's path: `python -m polywheel` and the
             # `polywheel` script of one venv name the interpreter differently.
             "python": [sys.prefix, sys.version],
@@ -130,13 +130,29 @@ class BuildCache:
         if manifest.get("key") != key or len(wheels) != 1:
             return None
         report = BuildReport.read(report_path(entry))
-        changed, hidden = changed_files(self._files(manifest))
+        changed, hidden = changed_files(self._files(manifest), self._checked)
         if changed:
             self._make_visible(hidden, report)
             return None
-        if self._project() != manifest.get("project"):
+        if self._project_now is None:
+            self._project_now = self._project()
+        if self._project_now != manifest.get("project"):
             return None  # a file was added or removed
+        self._recorded[name] = written.read(entry / _WRITTEN)
         return RawBuild(wheels[0], report)
+
+    def recorded(self, name: str) -> written.Record | None:
+        """The record of the wheels written from the raw build `lookup` found."""
+        return self._recorded.get(name)
+
+    def remember(self, name: str, raw: RawBuild, kept: written.Record | None) -> None:
+        """Keep the record of the wheels written from a reused raw build (one recalled
+        is kept already)."""
+        if kept is None or kept is self._recorded.get(name):
+            return
+        state = file_state(raw.wheel, None)
+        if state is not None:
+            written.write(self.folder / name / _WRITTEN, dataclasses.replace(kept, raw=state))
 
     def _make_visible(self, hidden: list[str], report: BuildReport | None) -> None:
         """Changed files whose mtime did not move: make ninja rebuild what they feed."""
@@ -152,7 +168,8 @@ class BuildCache:
             # dependency log, ninja recompiles every object.
             (Path(report.values["binary_dir"]) / ".ninja_deps").unlink(missing_ok=True)
 
-    def store(self, name: str, key: str, raw: RawBuild) -> None:
+    def store(self, name: str, key: str, raw: RawBuild, kept: written.Record | None) -> None:
+        """Keep a raw build just made, with the record of the wheels written from it."""
         entry = self.folder / name
         known = self._files(self._manifest(name))
         shutil.rmtree(entry, ignore_errors=True)
@@ -165,6 +182,9 @@ class BuildCache:
         entry.mkdir(parents=True)
         shutil.copyfile(raw.wheel, entry / raw.wheel.name)
         report_path(entry).write_text(raw.report.render())
+        state = file_state(entry / raw.wheel.name, None)
+        if kept is not None and state is not None:
+            written.write(entry / _WRITTEN, dataclasses.replace(kept, raw=state))
         manifest = {
             "key": key,
             "project": project,

@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -139,6 +138,8 @@ def _in_worker(
     log: Path,
     progress: _Progress,
 ) -> BuiltVariant:
+    from concurrent.futures.process import BrokenProcessPool  # only where a build runs
+
     log.parent.mkdir(parents=True, exist_ok=True)
     log.unlink(missing_ok=True)  # never report phases of an earlier build
     name = job.label or "plain"
@@ -236,6 +237,7 @@ def build_matrix(
                     build_python=str(env.python) if env else None,
                     build_env=env.key if env else None,
                     cache_shared=spec is not None and spec.label in shared,
+                    remember=True,
                 )
                 for name, spec, env in zip(names, specs, envs, strict=True)
             }
@@ -296,12 +298,14 @@ def _run(
             if raw is not None:
                 progress.say(name, "unchanged since the last build, reusing it")
                 result.cached = True
-                result.built = build_variant(project, job, reuse=raw)
+                recorded = dataclasses.replace(job, recorded=cache.recorded(name))
+                result.built = build_variant(project, recorded, reuse=raw)
+                cache.remember(name, raw, result.built.record)
             else:
                 assert pool is not None
                 with slots.building_one() if slots else contextlib.nullcontext():
                     result.built = _in_worker(pool, project, job, result.log, progress)
-                cache.store(name, keys[name], result.built.raw)
+                cache.store(name, keys[name], result.built.raw, result.built.record)
         except PolywheelError as exc:
             result.error = exc
         result.seconds = time.monotonic() - start
@@ -325,16 +329,11 @@ def _run(
     if workers is not None and pool is not workers.pool:
         workers.close(stop=True)
         workers = None
-    # Without a jobserver the first build alone would get only its share of -j.
-    prime = (
-        primer(
-            [(name, job_of[name].spec) for name in names if reusable.get(name) is None],
-            apply_flags=project.settings.apply_flags,
-            cached=compiler_cache.in_use(project),
-        )
-        if slots
-        else None
-    )
+    # Without a jobserver the first build alone would get only its share of -j. (ccache
+    # is asked its version only where something is built.)
+    to_build = [(name, job_of[name].spec) for name in names if reusable.get(name) is None]
+    cached = bool(slots and to_build and compiler_cache.in_use(project))
+    prime = primer(to_build, apply_flags=project.settings.apply_flags, cached=cached)
     gate = slots.server if prime and slots else None
     if prime and gate:
         emit(f"*** {prime} goes first: the others compile what they share with it after it")

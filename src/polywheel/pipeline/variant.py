@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from polywheel.audit.binary import AuditAllow
 from polywheel.cmake import lto_cache
 from polywheel.cmake.compile_commands import CompileUnit, read_compile_commands
 from polywheel.cmake.compiler_cache import CacheStats, read_stats, stats_log
@@ -29,14 +30,15 @@ from polywheel.matrix.spec import VariantSpec
 from polywheel.namespaces.abi_dependency import installed_abi_properties, runtime_requirement
 from polywheel.namespaces.cuda_arch import probe_cuda_toolkit
 from polywheel.namespaces.nvidia import check_toolkit_architectures
+from polywheel.pipeline import written
 from polywheel.pipeline.audit_preload import audit_imported_while_waiting
 from polywheel.project import Project
 from polywheel.properties import VariantProperty
 from polywheel.wheel.variant_json import dumps, make_variant_json
-from polywheel.wheel.writer import finalize_wheel
+from polywheel.wheel.writer import confined, final_name, finalize_wheel
 
 if TYPE_CHECKING:
-    from polywheel.audit.wheel import WheelAudit
+    from polywheel.audit.result import WheelAudit
 
 __all__ = ["BuiltVariant", "VariantJob", "build_variant", "variant_json_bytes"]
 
@@ -71,6 +73,10 @@ class VariantJob:
     # Other builds read what this one stores in the compiler cache: false for the one
     # wheel of a PEP 517 call (cmake/compiler_cache.launcher).
     cache_shared: bool = True
+    # `remember`: make a record of the wheels written (pipeline/written.py), which a
+    # later run that reuses this build passes back as `recorded`.
+    remember: bool = False
+    recorded: written.Record | None = None
 
     @property
     def label(self) -> str | None:
@@ -94,6 +100,9 @@ class BuiltVariant:
     cache_stats: CacheStats | None = None
     # What the LTO code generation cache counted; None where no LTO link ran through it.
     lto_stats: LtoStats | None = None
+    # What was written, for a later run (VariantJob.remember); the record recalled, for
+    # wheels found already written.
+    record: written.Record | None = None
 
     @property
     def written(self) -> tuple[Path, ...]:
@@ -110,21 +119,22 @@ def variant_json_bytes(
     return dumps(doc)
 
 
-def _audit(
-    project: Project, job: VariantJob, built: BuiltVariant, units: Sequence[CompileUnit]
-) -> BuiltVariant:
-    """Audit what was written; in "error" mode a lie is a BuildError."""
-    from polywheel.audit.binary import AuditAllow
-    from polywheel.audit.wheel import audit_wheel, judge
-
+def _allow(project: Project, raw: RawBuild, units: Sequence[CompileUnit]) -> AuditAllow | None:
+    """What the audit allows (None: the audit is off)."""
     settings = project.settings.audit
     if settings.mode == "off":
-        return built
-    allow = AuditAllow(
-        settings.allow_functions,
-        settings.allow_sections,
-        _allowed_binaries(project, built.raw, units),
-    )
+        return None
+    binaries = _allowed_binaries(project, raw, units)
+    return AuditAllow(settings.allow_functions, settings.allow_sections, binaries)
+
+
+def _audit(
+    job: VariantJob, built: BuiltVariant, allow: AuditAllow, plain_claims: bytes | None
+) -> BuiltVariant:
+    """Audit what was written (`plain_claims`: what the plain wheel is held to, None for
+    the baseline)."""
+    from polywheel.audit.wheel import audit_wheel, judge
+
     first = built.wheel or built.plain
     assert first is not None
     decoded = audit_wheel(first, allow)
@@ -132,12 +142,18 @@ def _audit(
     audit = decoded if built.wheel else None
     plain_audit = None
     if built.plain is not None:
-        claims = None
-        if job.plain_is_variant and job.spec is not None:
-            claims = json.loads(variant_json_bytes(project, job.spec.label, job.spec.properties))
+        claims = json.loads(plain_claims) if plain_claims is not None else None
         plain_audit = judge(built.plain.name, decoded.binaries, claims)
-    for result, what in ((audit, "variant"), (plain_audit, "plain")):
-        if result is None or result.verdict != "error" or settings.mode != "error":
+    return dataclasses.replace(built, audit=audit, plain_audit=plain_audit)
+
+
+def _refuse_lies(project: Project, job: VariantJob, built: BuiltVariant) -> None:
+    """In audit mode "error", a wheel whose code does not match its claims is a
+    BuildError."""
+    if project.settings.audit.mode != "error":
+        return
+    for result, what in ((built.audit, "variant"), (built.plain_audit, "plain")):
+        if result is None or result.verdict != "error":
             continue
         problems = "; ".join(m for s, m in result.findings if s == "error")
         if what == "plain" and not job.plain_is_variant:
@@ -152,7 +168,6 @@ def _audit(
             label=built.label,
             hint=f"see `polywheel audit` and docs/audit.md; {_ALLOW_HINT}",
         )
-    return dataclasses.replace(built, audit=audit, plain_audit=plain_audit)
 
 
 def _plain_hint(spec: VariantSpec | None) -> str:
@@ -240,17 +255,38 @@ def _write(project: Project, job: VariantJob, raw: RawBuild) -> BuiltVariant:
     built = BuiltVariant(job.label, raw)
     units = _compile_units(project, raw)
     try:
+        variant_json = plain_claims = None
         if spec is not None:
             built = dataclasses.replace(built, warnings=_check_sources(project, spec, units))
+            if job.plain_is_variant:
+                plain_claims = variant_json_bytes(project, spec.label, spec.properties)
         if spec is not None and job.labelled:
             props = verify_build_report(spec, raw, apply_flags=project.settings.apply_flags)
             props = tuple(sorted({*props, *abi}))
+            variant_json = variant_json_bytes(project, spec.label, props)
+        label = spec.label if spec is not None and not job.defer_label else None
+        wheels = (
+            confined(job.out_dir, final_name(raw.wheel, label)) if variant_json else None,
+            confined(job.out_dir, final_name(raw.wheel, None)) if job.plain else None,
+        )
+        allow = _allow(project, raw, units)
+        plan = written.plan_digest(raw.wheel, wheels, variant_json, requires, (allow, plain_claims))
+        kept = written.recall(job.recorded, plan, raw.wheel, *wheels)
+        if kept is not None:
+            # Written from the same raw wheel by the same plan, and unchanged since.
+            built = dataclasses.replace(
+                built,
+                wheel=wheels[0],
+                audit=kept.wheel.audit if kept.wheel else None,
+                plain=wheels[1],
+                plain_audit=kept.plain.audit if kept.plain else None,
+                record=kept,
+            )
+            _refuse_lies(project, job, built)
+            return built
+        if variant_json is not None:
             wheel = finalize_wheel(
-                raw.wheel,
-                job.out_dir,
-                label=None if job.defer_label else spec.label,
-                variant_json=variant_json_bytes(project, spec.label, props),
-                requires=requires,
+                raw.wheel, job.out_dir, label=label, variant_json=variant_json, requires=requires
             )
             built = dataclasses.replace(built, wheel=wheel)
         if job.plain:
@@ -258,7 +294,17 @@ def _write(project: Project, job: VariantJob, raw: RawBuild) -> BuiltVariant:
                 raw.wheel, job.out_dir, label=None, variant_json=None, requires=requires
             )
             built = dataclasses.replace(built, plain=plain)
-        return _audit(project, job, built, units)
+        if allow is not None:
+            built = _audit(job, built, allow, plain_claims)
+            _refuse_lies(project, job, built)
+        if job.remember:
+            kept = written.Record(
+                plan,
+                written.written(built.wheel, built.audit),
+                written.written(built.plain, built.plain_audit),
+            )
+            built = dataclasses.replace(built, record=kept)
+        return built
     except BaseException:
         # Nothing half-done stays behind: a refused wheel is never published.
         for path in built.written:

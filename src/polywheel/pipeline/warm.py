@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -110,6 +111,8 @@ def stop_forkserver() -> None:
     next pool's server then starts from this process's environment at that time, not
     from the one this pool's server was started with. Terminated first, so that a
     server still importing does not hold up the end of a failed run."""
+    if "multiprocessing.forkserver" not in sys.modules:
+        return  # none was started: importing multiprocessing would be all this does
     from multiprocessing import forkserver
 
     server = getattr(forkserver, "_forkserver", None)

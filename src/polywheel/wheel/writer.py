@@ -20,6 +20,7 @@ from pathlib import Path
 
 from polywheel.errors import WheelFormatError
 from polywheel.wheel import SCRATCH
+from polywheel.wheel.filename import parse_wheel_name
 from polywheel.wheel.metadata import add_requires
 from polywheel.wheel.reader import WheelReader, open_wheel
 from polywheel.wheel.zipout import DEFLATED, ZipOut
@@ -28,6 +29,7 @@ __all__ = [
     "SCRATCH",
     "atomic_output",
     "confined",
+    "final_name",
     "finalize_wheel",
     "record_hash",
     "reproducible_epoch",
@@ -127,6 +129,11 @@ def staging_dir(out_dir: Path) -> Iterator[Path]:
 
 
 _FILE_MODE, _EXECUTABLE_MODE = stat.S_IFREG | 0o644, stat.S_IFREG | 0o755
+
+
+def final_name(raw_wheel: Path, label: str | None) -> str:
+    """The name `finalize_wheel` gives the wheel it writes from `raw_wheel`."""
+    return parse_wheel_name(raw_wheel.name).with_label(label).filename
 
 
 def finalize_wheel(
