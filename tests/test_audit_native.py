@@ -15,6 +15,7 @@ import random
 import shutil
 from array import array
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hostile import Section, elf
@@ -94,6 +95,35 @@ def test_identical_audits_on_real_libraries(library: Path, monkeypatch: pytest.M
     _assert_identical(with_c, iced_only)
     regions, left = _left_to_iced(data)
     assert left <= regions // 50, f"the C scanner left {left} of {regions} regions to iced"
+
+
+@needs_cc
+@pytest.mark.skipif(not LIBRARIES, reason="no x86-64 system libraries found")
+def test_regions_waiting_for_new_encodings_are_counted_in_rounds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With no encoding known yet, a large library's regions wait for theirs to be
+    learnt, more of them than the C code holds at once (HELD_MAX items): the scan stops,
+    the encodings are learnt, the held regions are counted and the scan goes on, round
+    after round, to the same counts as iced's and in the same order."""
+    library = max(LIBRARIES, key=lambda p: p.stat().st_size)
+    shared = native.scanner()
+    assert shared is not None
+    fresh = type(shared)(shared._lib)  # no encoding known
+    rounds = []
+    scan = fresh._scan
+
+    def counted_scan(data: Any, spans: Any, again: bool, max_holes: int) -> int:
+        rounds.append(again)
+        return scan(data, spans, again, max_holes)
+
+    monkeypatch.setattr(fresh, "_scan", counted_scan)
+    monkeypatch.setattr(native, "scanner", lambda build=True: fresh)
+    data = library.read_bytes()
+    with_c = _audit(data)
+    assert rounds.count(True) >= 2, f"{library.name}: {rounds}: the rounds were not tested"
+    monkeypatch.setattr(native, "scanner", lambda build=True: None)
+    _assert_identical(with_c, _audit(data))
 
 
 @needs_cc

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from polywheel.audit.elf import Buffer
 
 if TYPE_CHECKING:
-    from iced_x86 import Decoder
+    from iced_x86 import Decoder, Instruction
 
 __all__ = ["NativeCounts", "Scanner", "Triples"]
 
@@ -42,11 +42,13 @@ Triples = Iterable[tuple[int, int, int]]
 NativeCounts = tuple[dict[int, int], list[Triples], list[int]]
 
 
-def _opcode_of(iced: ModuleType, decoder: Decoder, head: bytes, tail: int) -> int:
+def _opcode_of(
+    iced: ModuleType, decoder: Decoder, instruction: Instruction, head: bytes, tail: int
+) -> int:
     """iced's opcode for every instruction made of `head` and `tail` constant bytes, or
-    -1 unless iced, decoding one at `decoder`'s position, splits it that way: same
-    length, and its displacement and immediates exactly the tail."""
-    instruction = decoder.decode()
+    -1 unless iced, decoding one at `decoder`'s position (into `instruction`), splits it
+    that way: same length, and its displacement and immediates exactly the tail."""
+    decoder.decode_out(instruction)
     length = len(head) + tail
     if instruction.code == iced.Code.INVALID or instruction.len != length:
         return -1
@@ -85,10 +87,10 @@ class Scanner:
         lib.pw_free.argtypes = [ptr]
         lib.pw_n_keys.restype, lib.pw_n_keys.argtypes = u32, [ptr]
         lib.pw_keys.restype, lib.pw_keys.argtypes = ptr, [ptr, u32]
-        lib.pw_set_class.argtypes = [ptr, u32, ctypes.c_uint8, ctypes.c_uint16]
+        lib.pw_set_classes.argtypes = [ptr, u32, u32, ctypes.c_char_p, ptr]
         lib.pw_touched.restype = ctypes.c_size_t
         lib.pw_touched.argtypes = [ptr, ctypes.POINTER(ptr), ctypes.POINTER(ptr)]
-        for getter in (lib.pw_entries, lib.pw_fallback):
+        for getter in (lib.pw_entries, lib.pw_runs, lib.pw_fallback):
             getter.restype, getter.argtypes = ctypes.c_size_t, [ptr, ctypes.POINTER(ptr)]
         lib.pw_scan.restype = ctypes.c_int
         lib.pw_scan.argtypes = [ptr, ptr, u64, ptr, u32, ctypes.c_int, _HoleFn, u64]
@@ -130,17 +132,25 @@ class Scanner:
 
         lib, ctx = self._lib, self._ctx
         end = lib.pw_n_keys(ctx)
+        kinds: dict[int, int] = {}  # an opcode's class: many encodings share one opcode
+        instruction = iced_x86.Instruction()
         for first in range(self._known_keys, end, _KEYS_AT_ONCE):
             count = min(_KEYS_AT_ONCE, end - first)
             keys = ctypes.string_at(lib.pw_keys(ctx, first), count * _KEY)
             decoder = iced_x86.Decoder(64, keys)
+            classes, codes = bytearray(count), array("H", bytes(2 * count))
             for i in range(count):
                 at = i * _KEY
-                head, tail = keys[at] & 15, keys[at] >> 4
                 decoder.position = at + 1
-                code = _opcode_of(iced_x86, decoder, keys[at + 1 : at + 1 + head], tail)
-                kind = _BAD if code < 0 else _NOTEWORTHY if noteworthy(code) else _PLAIN
-                lib.pw_set_class(ctx, first + i, kind, max(code, 0))
+                head = keys[at + 1 : at + 1 + (keys[at] & 15)]
+                code = _opcode_of(iced_x86, decoder, instruction, head, keys[at] >> 4)
+                kind = kinds.get(code)
+                if kind is None:
+                    bad = not 0 <= code < _CODES
+                    kind = _BAD if bad else _NOTEWORTHY if noteworthy(code) else _PLAIN
+                    kinds[code] = kind
+                classes[i], codes[i] = kind, 0 if kind == _BAD else code
+            lib.pw_set_classes(ctx, first, count, bytes(classes), codes.buffer_info()[0])
         self._known_keys = end
 
     def _scan(self, data: Buffer, spans: array[int], again: bool, max_holes: int) -> int:
@@ -181,27 +191,26 @@ class Scanner:
                 raise MemoryError("the audit's decoder could not allocate its tables")
         code_bytes = sum(spans[1::2])
         max_holes = max(_FEW_KEYS, code_bytes // _BYTES_PER_HOLE)
+        max_keys = self._known_keys + max(_FEW_KEYS, code_bytes // _BYTES_PER_KEY)
         status = self._scan(data, spans, False, max_holes)
-        first_run = self._lib.pw_entries(  # integers, three per entry
-            self._ctx, ctypes.byref(ctypes.c_void_p())
-        )
-        if status == 1:  # new encodings met: learn them, then count the regions with them
-            new_keys = self._lib.pw_n_keys(self._ctx) - self._known_keys
-            if new_keys > max(_FEW_KEYS, code_bytes // _BYTES_PER_KEY):
+        while status == 1:  # new encodings met: learn them, count what waited for them
+            if self._lib.pw_n_keys(self._ctx) > max_keys:
                 return None  # no real code has that many encodings: iced costs less
             self._learn_new_keys(noteworthy)
             status = self._scan(data, spans, True, max_holes)
-        return self._results(first_run) if status == 0 else None
+        return self._results() if status == 0 else None
 
-    def _results(self, first_run: int) -> NativeCounts:
+    def _results(self) -> NativeCounts:
         lib, ctx = self._lib, self._ctx
-        codes, counts, triples, fallback = (ctypes.c_void_p() for _ in range(4))
+        codes, counts, triples, starts, fallback = (ctypes.c_void_p() for _ in range(5))
         n = lib.pw_touched(ctx, ctypes.byref(codes), ctypes.byref(counts))
         total = dict(zip(_ints(codes, n, "I"), _ints(counts, n, "Q"), strict=True))
         entries = _ints(triples, lib.pw_entries(ctx, ctypes.byref(triples)), "I")
-        # Two runs in region order: the regions counted at once, then those counted
-        # once their new encodings were learnt.
-        runs = [entries[:first_run], entries[first_run:]]
+        # Runs of entries in region order: the regions counted as they came, and those
+        # counted once their new encodings were learnt.
+        bounds = _ints(starts, lib.pw_runs(ctx, ctypes.byref(starts)), "I").tolist()
+        ends = [*bounds[1:], len(entries)]
+        runs = [entries[a:b] for a, b in zip(bounds, ends, strict=True) if b > a]
         noteworthy: list[Triples] = [
             zip(run[0::3], run[1::3], run[2::3], strict=True) for run in runs
         ]

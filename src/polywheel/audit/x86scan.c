@@ -28,6 +28,10 @@
 #include <string.h>
 
 #define SCRATCH_MAX (1u << 16)
+/* Items of regions waiting for their new keys to be classified, held so that those
+ * regions are not split a second time: at most this many (1 MB), then the scan
+ * returns for the keys to be classified and goes on where it stopped. */
+#define HELD_MAX (1u << 18)
 #define CODES 8192 /* iced 1.21 has under 5,000 opcodes; larger ones are BAD */
 #define RECENT 8192
 #define INITIAL_KEYS (1u << 16)
@@ -69,10 +73,19 @@ typedef struct {
     size_t n_entries, cap_entries;
     uint32_t *fallback;
     size_t n_fallback, cap_fallback;
-    uint32_t *pending; /* regions with keys not yet classified: counted after */
+    /* Regions with keys not yet classified, counted once they are: their items held
+     * (region, count, items...), or, for a region too long to hold, the region alone,
+     * split again then. */
+    uint32_t *held;
+    size_t n_held, cap_held;
+    uint32_t *pending;
     size_t n_pending, cap_pending;
     uint32_t *revisit;
     size_t cap_revisit;
+    uint32_t resume; /* the region the scan goes on from */
+    /* Where each run of entries begins: each run is in region order, the runs are not. */
+    uint32_t *runs;
+    size_t n_runs, cap_runs;
     uint32_t *scratch;
     size_t cap_scratch;
     HoleFn hole;
@@ -382,8 +395,10 @@ void pw_free(Ctx *c) {
     free(c->touched_counts);
     free(c->entries);
     free(c->fallback);
+    free(c->held);
     free(c->pending);
     free(c->revisit);
+    free(c->runs);
     free(c->scratch);
     free(c);
 }
@@ -393,10 +408,13 @@ uint32_t pw_n_keys(const Ctx *c) { return c->n_keys; }
 const uint8_t *pw_keys(const Ctx *c, uint32_t first) {
     return first < c->n_keys ? (const uint8_t *)c->keys[first].w : NULL;
 }
-void pw_set_class(Ctx *c, uint32_t id, uint8_t cls, uint16_t code) {
-    if (id < c->n_keys && cls <= BAD) {
-        c->cls[id] = code < CODES ? cls : BAD;
-        c->code[id] = code < CODES ? code : 0;
+/* The classes and codes of keys first .. first+count-1, as Python learnt them. */
+void pw_set_classes(Ctx *c, uint32_t first, uint32_t count, const uint8_t *cls,
+                    const uint16_t *code) {
+    for (uint32_t i = 0; i < count && first + i < c->n_keys; i++) {
+        uint8_t k = cls[i] <= BAD ? cls[i] : BAD;
+        c->cls[first + i] = code[i] < CODES ? k : BAD;
+        c->code[first + i] = code[i] < CODES ? code[i] : 0;
     }
 }
 size_t pw_touched(const Ctx *c, const uint32_t **ids, const uint64_t **counts) {
@@ -407,6 +425,10 @@ size_t pw_touched(const Ctx *c, const uint32_t **ids, const uint64_t **counts) {
 size_t pw_entries(const Ctx *c, const uint32_t **triples) {
     *triples = c->entries;
     return c->n_entries;
+}
+size_t pw_runs(const Ctx *c, const uint32_t **starts) {
+    *starts = c->runs;
+    return c->n_runs;
 }
 size_t pw_fallback(const Ctx *c, const uint32_t **regions) {
     *regions = c->fallback;
@@ -486,7 +508,8 @@ static int append(uint32_t **array, size_t *n, size_t *cap, uint32_t value) {
     return 1;
 }
 
-/* Count region r, or set it aside (pending, fallback). 0, or -1 without memory. */
+/* Count region r, or set it aside (held, pending, fallback). 0; 1 when it must wait
+ * until the held regions' keys are classified; -1 without memory. */
 static int scan_region(Ctx *c, const uint8_t *data, uint64_t data_len, const uint64_t *regions,
                        uint32_t r) {
     uint64_t offset = regions[2 * (size_t)r], size = regions[2 * (size_t)r + 1];
@@ -503,6 +526,16 @@ static int scan_region(Ctx *c, const uint8_t *data, uint64_t data_len, const uin
     if (!stored) n = split(c, p, (size_t)size, NULL, 0, &pending); /* too long: check first */
     if (n == -2) return -1;
     if (n == -1) return append(&c->fallback, &c->n_fallback, &c->cap_fallback, r) ? 0 : -1;
+    if (pending && stored && (size_t)n + 2 <= HELD_MAX) {
+        if (c->n_held + (size_t)n + 2 > HELD_MAX) return 1; /* classify the keys first */
+        if (!grow((void **)&c->held, &c->cap_held, c->n_held + (size_t)n + 2, sizeof(uint32_t)))
+            return -1;
+        c->held[c->n_held++] = r;
+        c->held[c->n_held++] = (uint32_t)n;
+        memcpy(c->held + c->n_held, c->scratch, (size_t)n * sizeof(uint32_t));
+        c->n_held += (size_t)n;
+        return 0;
+    }
     if (pending) return append(&c->pending, &c->n_pending, &c->cap_pending, r) ? 0 : -1;
     if (stored) {
         for (int64_t j = 0; j < n; j++)
@@ -520,36 +553,63 @@ static int scan_region(Ctx *c, const uint8_t *data, uint64_t data_len, const uin
 }
 
 /* Count the instructions of each region (pairs of file offset and size) of data by
- * opcode, calling `hole` at most `max_holes` times (each call costs what iced takes for
- * tens of instructions: beyond that, a region with an instruction left to iced goes to
- * iced whole, and the scan costs no more than iced would). Returns 0; 1 when regions hold keys not classified yet (classify the new
- * keys, then call again with `again` set: only those regions are counted, added to
- * the results); -1 without memory. Results: pw_touched (opcodes and their counts),
- * pw_entries (region, opcode, count of the noteworthy opcodes), pw_fallback (regions
- * for iced). */
+ * opcode, calling `hole` at most `max_holes` times in the whole scan (each call costs
+ * what iced takes for tens of instructions: beyond that, a region with an instruction
+ * left to iced goes to iced whole, and the scan costs no more than iced would).
+ * Returns 0 when done; 1 when regions wait for new keys to be classified (classify
+ * them, then call again with `again` set: the waiting regions are counted and the scan
+ * goes on where it stopped); -1 without memory. Results: pw_touched (opcodes and their
+ * counts), pw_entries (region, opcode, count of the noteworthy opcodes) in the runs
+ * pw_runs tells, pw_fallback (regions for iced). */
 int pw_scan(Ctx *c, const uint8_t *data, uint64_t data_len, const uint64_t *regions,
             uint32_t n_regions, int again, HoleFn hole, uint64_t max_holes) {
     c->hole = hole;
-    c->holes_left = max_holes;
     if (again) {
+        /* The held regions' keys are classified now: count their items. */
+        if (!append(&c->runs, &c->n_runs, &c->cap_runs, (uint32_t)c->n_entries)) return -1;
+        for (size_t j = 0; j < c->n_held;) {
+            uint32_t r = c->held[j], n = c->held[j + 1];
+            const uint32_t *items = c->held + j + 2;
+            int known = 1;
+            for (uint32_t k = 0; k < n && known; k++)
+                known = (items[k] & HOLE) || (items[k] < c->n_keys && c->cls[items[k]] != PENDING
+                                              && c->cls[items[k]] != BAD);
+            if (known) {
+                for (uint32_t k = 0; k < n; k++)
+                    if (!count_one(c, r, items[k])) return -1;
+            } else if (!append(&c->pending, &c->n_pending, &c->cap_pending, r)) {
+                return -1; /* a key iced splits otherwise: split again, with iced's help */
+            }
+            j += 2 + (size_t)n;
+        }
+        c->n_held = 0;
         size_t n = c->n_pending;
         if (!grow((void **)&c->revisit, &c->cap_revisit, n, sizeof(uint32_t))) return -1;
         if (n) memcpy(c->revisit, c->pending, n * sizeof(uint32_t));
         c->n_pending = 0;
+        if (!append(&c->runs, &c->n_runs, &c->cap_runs, (uint32_t)c->n_entries)) return -1;
         for (size_t j = 0; j < n; j++)
-            if (c->revisit[j] < n_regions && scan_region(c, data, data_len, regions, c->revisit[j]))
-                return -1;
+            if (c->revisit[j] < n_regions &&
+                scan_region(c, data, data_len, regions, c->revisit[j]) != 0)
+                return -1; /* its keys are all known: it cannot wait */
     } else {
         for (size_t j = 0; j < c->n_touched; j++) c->count[c->touched[j]] = 0;
         for (size_t j = 0; j < c->n_entries; j += 3)
             c->entry_region[c->entries[j + 1]] = UINT32_MAX;
-        c->n_touched = c->n_entries = c->n_fallback = c->n_pending = 0;
-        for (uint32_t r = 0; r < n_regions; r++)
-            if (scan_region(c, data, data_len, regions, r)) return -1;
+        c->n_touched = c->n_entries = c->n_fallback = c->n_pending = c->n_held = 0;
+        c->n_runs = 0;
+        c->resume = 0;
+        c->holes_left = max_holes; /* for the whole scan, however many calls it takes */
+    }
+    if (!append(&c->runs, &c->n_runs, &c->cap_runs, (uint32_t)c->n_entries)) return -1;
+    for (; c->resume < n_regions; c->resume++) {
+        int status = scan_region(c, data, data_len, regions, c->resume);
+        if (status < 0) return -1;
+        if (status > 0) break; /* the held items fill the room: classify, come back */
     }
     if (!grow((void **)&c->touched_counts, &c->cap_touched_counts, c->n_touched,
               sizeof(uint64_t)))
         return -1;
     for (size_t j = 0; j < c->n_touched; j++) c->touched_counts[j] = c->count[c->touched[j]];
-    return c->n_pending ? 1 : 0;
+    return c->n_pending || c->n_held ? 1 : 0;
 }
