@@ -67,12 +67,12 @@ class BuildCache:
         # Read once per run, not once per variant: each lookup scans the installed
         # distributions.
         tools = ("scikit-build-core", "cmake", "ninja")
+        self.tools = [__version__, code_digest(), *map(installed_version, tools)]
         # What the lookups found, which all happen before any build of the run: each
         # input's state, and the project's files.
         self._checked: Checked = {}
         self._project_now: list[str] | None = None
         self._recorded: dict[str, written.Record | None] = {}
-        self.tools = [__version__, code_digest(), *map(installed_version, tools)]
 
     @staticmethod
     def _remember_output(registry: Path, out_dir: Path) -> list[Path]:
@@ -148,11 +148,15 @@ class BuildCache:
     def remember(self, name: str, raw: RawBuild, kept: written.Record | None) -> None:
         """Keep the record of the wheels written from a reused raw build (one recalled
         is kept already)."""
-        if kept is None or kept is self._recorded.get(name):
-            return
-        state = file_state(raw.wheel, None)
+        if kept is not None and kept is not self._recorded.get(name):
+            self._keep_record(self.folder / name, raw.wheel, kept)
+
+    @staticmethod
+    def _keep_record(entry: Path, raw_wheel: Path, kept: written.Record) -> None:
+        """Keep `kept` in `entry` with the state of the raw wheel kept there."""
+        state = file_state(raw_wheel, None)
         if state is not None:
-            written.write(self.folder / name / _WRITTEN, dataclasses.replace(kept, raw=state))
+            written.write(entry / _WRITTEN, dataclasses.replace(kept, raw=state))
 
     def _make_visible(self, hidden: list[str], report: BuildReport | None) -> None:
         """Changed files whose mtime did not move: make ninja rebuild what they feed."""
@@ -182,9 +186,8 @@ class BuildCache:
         entry.mkdir(parents=True)
         shutil.copyfile(raw.wheel, entry / raw.wheel.name)
         report_path(entry).write_text(raw.report.render())
-        state = file_state(entry / raw.wheel.name, None)
-        if kept is not None and state is not None:
-            written.write(entry / _WRITTEN, dataclasses.replace(kept, raw=state))
+        if kept is not None:
+            self._keep_record(entry, entry / raw.wheel.name, kept)
         manifest = {
             "key": key,
             "project": project,
