@@ -36,7 +36,16 @@ from polywheel.fingerprint import code_digest, environment, installed_version
 from polywheel.pipeline.inputs import FileState, file_state
 from polywheel.wheel.writer import atomic_output
 
-__all__ = ["Record", "Written", "plan_digest", "read", "recall", "write", "written"]
+__all__ = [
+    "Record",
+    "Written",
+    "look_up_dependencies",
+    "plan_digest",
+    "read",
+    "recall",
+    "write",
+    "written",
+]
 
 # A record holds every function counted above x86-64-v1 in each binary: large for a
 # large library, but never this large; a bigger file is not read (the wheels are then
@@ -67,6 +76,16 @@ class Record:
     raw: FileState | None = None
 
 
+def _dependencies() -> dict[str, str]:
+    return {"polywheel": code_digest(), "iced-x86": installed_version("iced-x86")}
+
+
+def look_up_dependencies() -> None:
+    """Look up what every plan depends on besides the environment (both cached per
+    process): where workers are forks, their server does it once for all of them."""
+    _dependencies()
+
+
 def plan_digest(
     raw_wheel: Path,
     wheels: Sequence[Path | None],
@@ -87,8 +106,7 @@ def plan_digest(
         "requires": list(requires),
         "audit": allowed,
         "plain_claims": plain_claims.decode() if plain_claims is not None else None,
-        "polywheel": code_digest(),
-        "iced-x86": installed_version("iced-x86"),
+        **_dependencies(),
         "env": environment(),
     }
     return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()
