@@ -270,8 +270,13 @@ def _write(project: Project, job: VariantJob, raw: RawBuild) -> BuiltVariant:
             confined(job.out_dir, final_name(raw.wheel, None)) if job.plain else None,
         )
         allow = _allow(project, raw, units)
-        plan = written.plan_digest(raw.wheel, wheels, variant_json, requires, (allow, plain_claims))
-        kept = written.recall(job.recorded, plan, raw.wheel, *wheels)
+        # Only where a record is read or kept: not for a PEP 517 hook's one wheel.
+        plan = None
+        if job.remember or job.recorded is not None:
+            plan = written.plan_digest(
+                raw.wheel, wheels, variant_json, requires, (allow, plain_claims)
+            )
+        kept = written.recall(job.recorded, plan, raw.wheel, *wheels) if plan else None
         if kept is not None:
             # Written from the same raw wheel by the same plan, and unchanged since.
             built = dataclasses.replace(
@@ -297,7 +302,7 @@ def _write(project: Project, job: VariantJob, raw: RawBuild) -> BuiltVariant:
         if allow is not None:
             built = _audit(job, built, allow, plain_claims)
             _refuse_lies(project, job, built)
-        if job.remember:
+        if plan is not None and job.remember:
             kept = written.Record(
                 plan,
                 written.written(built.wheel, built.audit),
