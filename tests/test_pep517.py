@@ -206,3 +206,20 @@ def test_a_build_finds_cmake_and_numpys_headers_without_importing_their_packages
         f"Python_NumPy_INCLUDE_DIR:PATH={numpy.get_include()}",
     ]
     assert f"CMAKE_COMMAND:INTERNAL={cmake.CMAKE_BIN_DIR}/cmake" in entries
+
+
+def test_a_hook_writes_its_wheel_without_the_digest_of_a_written_record(
+    copy_project: Callable[[str], Path],
+) -> None:
+    # A hook keeps no record of what it writes (pipeline/written.py): it has no cache
+    # entry to keep one in, so it does not pay for the digest a record is keyed on.
+    project = copy_project("simple_c")
+    code = (
+        "import polywheel.build as b, polywheel.pipeline.written as w\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise AssertionError('a PEP 517 hook computed a written-record plan')\n"
+        "w.plan_digest = refuse\n"
+        "print(b.build_wheel('dist'))\n"
+    )
+    proc = run([sys.executable, "-c", code], cwd=project)
+    assert (project / "dist" / proc.stdout.splitlines()[-1]).is_file()

@@ -8,6 +8,8 @@ import copy
 import hashlib
 import hmac
 import json
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -215,3 +217,16 @@ def test_the_code_digest_follows_every_file_but_compiled_ones(tmp_path: Path) ->
     assert folder_digest(package) == first
     (package / "sub" / "b.c").rename(package / "b.c")
     assert folder_digest(package) != first
+
+
+def test_the_workers_server_looks_up_what_every_record_names() -> None:
+    # Workers are forks of the server: what it looked up, none of them looks up again.
+    code = (
+        "import polywheel.pipeline.preload\n"
+        "from polywheel import fingerprint as f\n"
+        "print(f.code_digest.cache_info().currsize, f.installed_version.cache_info().currsize)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    digests, versions = out.stdout.split()
+    assert digests == "1"
+    assert int(versions) >= 1
